@@ -1,0 +1,79 @@
+/** `engram-audit evaluate`: judge an evidence snapshot with no network at all, and write the signed bundle. */
+import { resolve } from 'node:path';
+import { loadCatalog, selectControls } from '../controls/index.js';
+import { loadSigner, loadSnapshot } from '../evidence/index.js';
+import { UsageError } from '../errors.js';
+import type { Scope } from '../model.js';
+import { parseFormats } from '../reporters/formats.js';
+import { parse } from './args.js';
+import type { CliIo } from './io.js';
+import { runPipeline } from './pipeline.js';
+import { controlIds, defaultOutDir, parseFailOn } from './scan.js';
+
+export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
+
+Evaluates an evidence snapshot offline: no credentials, no network. The snapshot is
+{ "documents": [ raw Azure REST response bodies ] } (docs/evidence-format.md), or an existing bundle directory
+(a bundle's evidence/ is itself a snapshot), so old evidence can be re-judged by new controls.
+
+Options:
+  --evidence FILE         the snapshot file, or a bundle directory
+  --control ID            a control to evaluate (repeatable or comma-separated); --all for every control
+  --out DIR               bundle directory (default: engram-audit-<UTC time>)
+  --format LIST           json,html,pdf,oscal,sarif,junit (default json,html,pdf)
+  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key (default: an ephemeral key, labelled as such)
+  --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
+  --demo                  label every output DEMO DATA (for sample snapshots)
+
+Example:
+  engram-audit evaluate --evidence fixtures/demo/snapshot.json --control AI-SEC-01 --out out/eval --format json,html
+`;
+
+export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse('evaluate', argv, {
+    evidence: { type: 'string' },
+    control: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    out: { type: 'string' },
+    format: { type: 'string' },
+    'sign-key': { type: 'string' },
+    'fail-on': { type: 'string' },
+    demo: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout(EVALUATE_HELP);
+    return 0;
+  }
+  if (!values.evidence) {
+    throw new UsageError('evaluate needs --evidence FILE', { hint: "Run 'engram-audit evaluate --help'." });
+  }
+  const startedAt = io.now();
+  const ids = controlIds(values.control, values.all);
+  const formats = parseFormats(values.format ?? 'json,html,pdf');
+  const failOn = parseFailOn(values['fail-on']);
+  const catalog = await loadCatalog();
+  const controls = selectControls(catalog, ids);
+  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  const evidencePath = resolve(io.cwd, values.evidence);
+  const evidence = await loadSnapshot(evidencePath);
+  const scope: Scope = {
+    subscriptions: [],
+    managementGroups: [],
+    tags: {},
+    source: 'snapshot',
+    demo: Boolean(values.demo) || /fixtures[\\/]demo/.test(evidencePath),
+  };
+  const outcome = await runPipeline({
+    controls,
+    evidence,
+    scope,
+    outDir: values.out ?? defaultOutDir(startedAt),
+    formats,
+    signer,
+    failOn,
+    startedAt,
+    io,
+  });
+  return outcome.exitCode;
+}

@@ -1,0 +1,143 @@
+/**
+ * The run: evidence in, bundle out. Shared by `scan` (evidence from Azure or a replay) and `evaluate` (evidence from a
+ * snapshot file). Stages stay apart: the engine judges, reporters render, the bundle writer hashes, signs and renames.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Control } from '../controls/index.js';
+import { evaluate } from '../engine/index.js';
+import { serializeEvidence, writeBundle, type Signer } from '../evidence/index.js';
+import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from '../model.js';
+import { SEVERITIES } from '../model.js';
+import { renderHtml } from '../reporters/html.js';
+import { renderJson } from '../reporters/json.js';
+import { renderPdf } from '../reporters/pdf.js';
+import { FORMAT_FILES, type Format } from '../reporters/formats.js';
+import { renderOscal } from '../reporters/oscal.js';
+import { renderSarif } from '../reporters/sarif.js';
+import { renderJunit } from '../reporters/junit.js';
+import { toolVersion } from '../util/paths.js';
+import { EXIT, type CliIo } from './io.js';
+
+export interface RunOptions {
+  controls: Control[];
+  evidence: EvidenceSet;
+  scope: Scope;
+  subscriptionsScanned?: string[];
+  outDir: string;
+  formats: Format[];
+  signer: Signer;
+  failOn: Severity;
+  startedAt: Date;
+  io: CliIo;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  results: ResultsFile;
+  outDir: string;
+}
+
+function coverageOf(evidence: EvidenceSet, scope: Scope, scanned?: string[]): Coverage {
+  const resourcesByType: Record<string, number> = {};
+  const subs = new Set<string>();
+  for (const doc of evidence.documents) {
+    const id = doc.id.toLowerCase();
+    const sub = /^\/subscriptions\/([^/]+)/.exec(id)?.[1];
+    if (sub) subs.add(sub);
+    // Count top-level resources only: a child's id has more than one provider segment pair.
+    const m = /\/providers\/([^/]+\/[^/]+)\/[^/]+$/.exec(id);
+    if (m && typeof doc.type === 'string' && doc.type.toLowerCase() === m[1].toLowerCase()) {
+      const t = doc.type.toLowerCase();
+      resourcesByType[t] = (resourcesByType[t] ?? 0) + 1;
+    }
+  }
+  return {
+    subscriptionsRequested: [...scope.subscriptions].sort(),
+    subscriptionsScanned: [...(scanned ?? subs)].map((s) => s.toLowerCase()).sort(),
+    resourcesByType,
+    documents: evidence.documents.length,
+    errors: evidence.errors,
+  };
+}
+
+/** Exit code per DESIGN.md contract 4, counting only failures at or above `failOn`. */
+export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
+  const threshold = SEVERITIES.indexOf(failOn);
+  const failing = results.results.some((r) => r.status === 'fail' && SEVERITIES.indexOf(r.severity) <= threshold);
+  if (failing) return EXIT.FINDINGS;
+  const incomplete =
+    results.results.some((r) => r.status === 'error') || results.controls.some((c) => c.status === 'error');
+  return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
+}
+
+/** Evaluates, renders every requested format, writes the signed bundle and prints the summary. */
+export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
+  const { io, evidence, scope } = options;
+  const evaluation = evaluate(evidence, options.controls, { now: options.startedAt });
+  const results: ResultsFile = {
+    tool: 'engram-audit',
+    version: toolVersion(),
+    runId: randomUUID(),
+    startedAt: options.startedAt.toISOString(),
+    finishedAt: io.now().toISOString(),
+    scope,
+    coverage: coverageOf(evidence, scope, options.subscriptionsScanned),
+    signing: options.signer.info,
+    controls: evaluation.controls,
+    results: evaluation.results,
+  };
+
+  const serialized = serializeEvidence(evidence);
+  const files: Record<string, string | Buffer> = { ...serialized.files };
+  files[FORMAT_FILES.json] = renderJson(results);
+  const formats = new Set(options.formats);
+  let html: string | undefined;
+  if (formats.has('html') || formats.has('pdf')) {
+    html = renderHtml(results, { evidenceIndex: serialized.index });
+    if (formats.has('html')) files[FORMAT_FILES.html] = html;
+  }
+  if (formats.has('oscal')) files[FORMAT_FILES.oscal] = renderOscal(results, { evidenceIndex: serialized.index });
+  if (formats.has('sarif')) files[FORMAT_FILES.sarif] = renderSarif(results, {});
+  if (formats.has('junit')) files[FORMAT_FILES.junit] = renderJunit(results);
+  if (formats.has('pdf') && html !== undefined) {
+    if (io.isTTY) io.stderr('rendering the PDF packet with Chromium...\n');
+    files[FORMAT_FILES.pdf] = await renderPdf(html, { title: `engram-audit ${results.controls.map((c) => c.id).join(', ')}` });
+  }
+
+  const outDir = resolve(io.cwd, options.outDir);
+  await writeBundle({ outDir, files, evidence, signer: options.signer });
+  printSummary(io, results, outDir);
+  return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
+}
+
+const STATUS_ORDER: Status[] = ['fail', 'error', 'pass', 'not_applicable', 'manual'];
+
+function printSummary(io: CliIo, results: ResultsFile, outDir: string): void {
+  const lines: string[] = [];
+  const demo = results.scope.demo ? ' (DEMO DATA)' : '';
+  lines.push(`engram-audit ${results.version}: ${results.scope.source} evidence${demo}, ${results.coverage.documents} documents`);
+  for (const c of results.controls) {
+    const counts = STATUS_ORDER.filter((s) => c.counts[s] > 0)
+      .map((s) => `${c.counts[s]} ${s}`)
+      .join(', ');
+    lines.push(`  ${c.id} ${c.title}: ${c.status.toUpperCase()} (${counts || 'no results'})`);
+  }
+  const failing = results.results.filter((r) => r.status === 'fail');
+  const shown = failing.slice(0, 15);
+  if (shown.length > 0) {
+    lines.push('', 'Failing:');
+    for (const r of shown) lines.push(`  [${r.severity}] ${r.check} ${r.resourceName}: ${r.message}`);
+    if (failing.length > shown.length) lines.push(`  ... and ${failing.length - shown.length} more in results.json`);
+  }
+  const errors = results.results.filter((r) => r.status === 'error');
+  if (errors.length > 0) {
+    lines.push('', `Could not evaluate (${errors.length}):`);
+    for (const r of errors.slice(0, 10)) lines.push(`  ${r.check} ${r.resourceName || r.resourceId}: ${r.message}`);
+  }
+  const key = results.signing
+    ? `${results.signing.algorithm} ${results.signing.fingerprint}${results.signing.ephemeral ? ' (EPHEMERAL key: proves integrity only; pass --sign-key for origin)' : ''}`
+    : 'unsigned';
+  lines.push('', `Bundle: ${outDir}`, `Signed: ${key}`, `Verify: engram-audit verify ${outDir}`, '');
+  io.stdout(lines.join('\n'));
+}

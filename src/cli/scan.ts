@@ -1,0 +1,178 @@
+/** `engram-audit [scan]`: collect from Azure (or a replay), evaluate, and write the signed bundle. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { HttpClient } from '@azure/core-rest-pipeline';
+import type { TokenCredential } from '@azure/core-auth';
+import { loadCatalog, selectControls } from '../controls/index.js';
+import {
+  collect,
+  createRecordingClient,
+  createReplayClient,
+  fakeCredential,
+  resolveCredential,
+} from '../collect/index.js';
+import { loadSigner } from '../evidence/index.js';
+import { UsageError } from '../errors.js';
+import type { Scope, Severity } from '../model.js';
+import { SEVERITIES } from '../model.js';
+import { parseFormats } from '../reporters/formats.js';
+import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
+import type { CliIo } from './io.js';
+import { runPipeline } from './pipeline.js';
+
+export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
+
+Scans Azure (or a recorded estate), evaluates the controls and writes a signed evidence bundle:
+results.json, evidence/, report.html, report.pdf, SHA256SUMS, SHA256SUMS.sig and the public key.
+
+Controls:
+  --control ID            a control to evaluate (repeatable or comma-separated), e.g. AI-SEC-01
+  --all                   every control in the catalog ('engram-audit controls list')
+
+Scope (default: every subscription the credential can read):
+  --subscription ID       a subscription id (repeatable or comma-separated)
+  --management-group MG   a management group id (repeatable)
+  --tag KEY=VALUE         only resources carrying this tag (repeatable; all must match)
+
+Evidence source:
+  (default)               live Azure through DefaultAzureCredential (az login, managed identity, workload identity,
+                          AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, ...); read-only Reader access suffices
+  --replay DIR            serve recorded responses to the same SDK clients, no network
+                          (the bundled demo estate: fixtures/demo/replay)
+  --record DIR            also save the scan's responses, scrubbed of secrets, for a later --replay
+
+Output:
+  --out DIR               bundle directory (default: engram-audit-<UTC time>); written to a temporary directory
+                          first and renamed into place, so a failed run never leaves a half bundle
+  --format LIST           comma list of json,html,pdf,oscal,sarif,junit (default json,html,pdf; results.json is
+                          always written)
+  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key for the bundle signature (default: an ephemeral key,
+                          labelled as such in every output: it proves integrity, not origin)
+  --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
+  --concurrency N         parallel Azure requests (default 8)
+
+Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors, no findings).
+
+Examples:
+  engram-audit --control AI-SEC-01 --replay fixtures/demo/replay --out out/demo
+  engram-audit --control AI-SEC-01 --subscription 0b1f6471-1bf0-4dda-aec3-cb9272f09590 --tag environment=prod
+  engram-audit --all --management-group contoso-ai --format json,sarif --fail-on high
+`;
+
+/** Parses a --fail-on value. */
+export function parseFailOn(value: string | undefined): Severity {
+  if (value === undefined) return 'low';
+  const v = value.toLowerCase() as Severity;
+  if (!SEVERITIES.includes(v)) {
+    throw new UsageError(`--fail-on '${value}' is not a severity`, { hint: `Use one of: ${SEVERITIES.join(', ')}.` });
+  }
+  return v;
+}
+
+/** Default bundle directory name: engram-audit-20261128T090000Z. */
+export function defaultOutDir(now: Date): string {
+  return `engram-audit-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+export function controlIds(values: string[] | undefined, all: boolean | undefined): string[] | 'all' {
+  if (all) return 'all';
+  const ids = (values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+  if (ids.length === 0) {
+    throw new UsageError('no control selected', {
+      hint: "Name one with --control AI-SEC-01, or use --all. 'engram-audit controls list' shows the catalog.",
+    });
+  }
+  return ids;
+}
+
+export async function runScan(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse('scan', argv, {
+    control: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    subscription: { type: 'string', multiple: true },
+    'management-group': { type: 'string', multiple: true },
+    tag: { type: 'string', multiple: true },
+    replay: { type: 'string' },
+    record: { type: 'string' },
+    out: { type: 'string' },
+    format: { type: 'string' },
+    'sign-key': { type: 'string' },
+    'fail-on': { type: 'string' },
+    concurrency: { type: 'string' },
+    probes: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout(SCAN_HELP);
+    return 0;
+  }
+  const startedAt = io.now();
+  const ids = controlIds(values.control, values.all);
+  const formats = parseFormats(values.format ?? 'json,html,pdf');
+  const failOn = parseFailOn(values['fail-on']);
+  const concurrency = parsePositiveInt('--concurrency', values.concurrency, 8);
+  if (values.replay && values.record) {
+    throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
+  }
+  if (values.probes && values.probes !== 'none') {
+    throw new UsageError(`--probes ${values.probes} needs live endpoints`, {
+      hint: "Probes run separately for now: 'engram-audit probe --help'.",
+    });
+  }
+  const replayDir = values.replay ? resolve(io.cwd, values.replay) : undefined;
+  if (replayDir && !existsSync(replayDir)) {
+    throw new UsageError(`--replay directory not found: ${replayDir}`, {
+      hint: 'The bundled demo estate is fixtures/demo/replay in the engram-audit package.',
+    });
+  }
+
+  const catalog = await loadCatalog();
+  const controls = selectControls(catalog, ids);
+  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+
+  const scope: Scope = {
+    subscriptions: parseSubscriptions(values.subscription),
+    managementGroups: [...new Set(values['management-group'] ?? [])],
+    tags: parseTags(values.tag),
+    source: replayDir ? 'replay' : 'azure',
+    demo: Boolean(replayDir && /fixtures[\\/]demo/.test(replayDir)),
+  };
+
+  let credential: TokenCredential;
+  let httpClient: HttpClient | undefined;
+  let recorder: ReturnType<typeof createRecordingClient> | undefined;
+  if (replayDir) {
+    credential = fakeCredential();
+    httpClient = createReplayClient(replayDir);
+  } else {
+    if (io.isTTY) io.stderr('authenticating with DefaultAzureCredential...\n');
+    credential = await resolveCredential();
+    if (values.record) {
+      recorder = createRecordingClient(undefined, resolve(io.cwd, values.record));
+      httpClient = recorder;
+    }
+  }
+
+  const evidence = await collect({
+    scope,
+    credential,
+    httpClient,
+    concurrency,
+    onProgress: io.isTTY ? (e: { message?: string }) => e.message && io.stderr(`\r${e.message}\u001b[K`) : undefined,
+  });
+  if (io.isTTY) io.stderr('\n');
+  if (recorder) await recorder.flush();
+
+  const outcome = await runPipeline({
+    controls,
+    evidence,
+    scope,
+    outDir: values.out ?? defaultOutDir(startedAt),
+    formats,
+    signer,
+    failOn,
+    startedAt,
+    io,
+  });
+  return outcome.exitCode;
+}
