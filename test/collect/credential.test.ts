@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TokenCredential } from '@azure/core-auth';
+import { CREDENTIAL_SOURCES, MANAGEMENT_SCOPE, noCredentialsError, resolveCredential } from '../../src/collect/credential.js';
+import { InputError } from '../../src/errors.js';
+
+test('resolveCredential asks for a management token up front and returns the credential', async () => {
+  const scopes: string[] = [];
+  const cred: TokenCredential = { getToken: async (s) => (scopes.push(String(s)), { token: 't', expiresOnTimestamp: 1, tokenType: 'Bearer' }) };
+  assert.equal(await resolveCredential(() => cred), cred);
+  assert.deepEqual(scopes, [MANAGEMENT_SCOPE]);
+});
+
+test('with no credentials: E_NO_CREDENTIALS naming every source and the replay alternative, never the token text', async () => {
+  const failing: TokenCredential = {
+    getToken: async () => {
+      throw new Error('CredentialUnavailableError: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl rejected');
+    },
+  };
+  await assert.rejects(resolveCredential(() => failing), (err: unknown) => {
+    assert.ok(err instanceof InputError);
+    assert.equal(err.code, 'E_NO_CREDENTIALS');
+    assert.equal(err.exitCode, 2);
+    const text = err.format();
+    for (const source of ['environment variables', 'workload identity', 'managed identity', 'az login', 'Azure PowerShell', 'Azure Developer CLI']) {
+      assert.ok(text.includes(source), `${source} missing from:\n${text}`);
+    }
+    assert.ok(text.includes('--replay fixtures/demo/replay'));
+    assert.ok(!text.includes('eyJhbGciOiJIUzI1NiJ9'), 'a token must never be printed');
+    return true;
+  });
+  assert.equal(CREDENTIAL_SOURCES.length, 6);
+  assert.equal(noCredentialsError().code, 'E_NO_CREDENTIALS');
+});
+
+test('a credential factory that throws is reported the same way', async () => {
+  await assert.rejects(
+    resolveCredential(() => {
+      throw new Error('boom');
+    }),
+    (err: unknown) => err instanceof InputError && err.code === 'E_NO_CREDENTIALS' && err.message.includes('Last error: boom'),
+  );
+});
