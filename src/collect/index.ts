@@ -4,7 +4,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
-import type { AzureDocument, EvidenceSet, Scope } from '../model.js';
+import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
 import { createSharedHttpClient } from './http.js';
 import { collectInventory } from './resource-graph.js';
@@ -139,5 +139,26 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
     lists,
     subscriptionsRequested: requested,
     subscriptionsReturned: inventory.subscriptionsReturned,
+  };
+}
+
+/**
+ * The coverage block of results.json from a collection: subscriptions requested vs scanned (returned by Resource
+ * Graph), documents per lower-case type, and the collection errors.
+ */
+export function coverageOf(result: CollectResult): Coverage {
+  const resourcesByType: Record<string, number> = {};
+  for (const d of result.documents) {
+    const t = String(d.type ?? 'unknown').toLowerCase();
+    resourcesByType[t] = (resourcesByType[t] ?? 0) + 1;
+  }
+  const sorted: Record<string, number> = {};
+  for (const k of Object.keys(resourcesByType).sort()) sorted[k] = resourcesByType[k]!;
+  return {
+    subscriptionsRequested: result.subscriptionsRequested,
+    subscriptionsScanned: result.subscriptionsReturned,
+    resourcesByType: sorted,
+    documents: result.documents.length,
+    errors: result.errors,
   };
 }

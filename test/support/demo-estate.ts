@@ -295,7 +295,11 @@ export function demoEstateClient(
         } else {
           const type = /type =~ '([^']+)'/.exec(body.query)![1];
           const all = [...estate.servers.map((s) => s.doc), ...estate.accounts.map((a) => a.doc), ...estate.vaults.map((v) => v.doc)];
-          rows = all.filter((d) => String(d.type).toLowerCase() === type && inScope(d)).map(graphRow);
+          // Tag clauses exactly as buildFamilyQuery writes them: | where tags['k'] =~ 'v' (values compare case-insensitively).
+          const unq = (t: string) => t.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c));
+          const tagClauses = [...body.query.matchAll(/where tags\['((?:[^'\\]|\\.)*)'\] =~ '((?:[^'\\]|\\.)*)'/g)].map((m) => [unq(m[1]!), unq(m[2]!)] as const);
+          const tagged = (d: Json) => tagClauses.every(([k, v]) => String(d.tags?.[k] ?? '').toLowerCase() === v.toLowerCase());
+          rows = all.filter((d) => String(d.type).toLowerCase() === type && inScope(d) && tagged(d)).map(graphRow);
           rows.sort((a, b) => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1));
         }
         const start = body.options?.$skipToken ? Number(Buffer.from(body.options.$skipToken, 'base64').toString('utf8').split(':')[1]) : 0;
@@ -391,6 +395,20 @@ export function demoEstateClient(
   };
 }
 
+/**
+ * The scopes recorded into the demo cassettes, so `--replay fixtures/demo/replay` also answers `--subscription` with
+ * either or both demo subscriptions and `--tag environment=dev|uat|prod`. Any other scope is a replay miss (an error).
+ */
+export const DEMO_SCOPES: ReadonlyArray<{ subscriptions: string[]; tags: Record<string, string> }> = [
+  { subscriptions: [], tags: {} },
+  { subscriptions: [SUB_PROD], tags: {} },
+  { subscriptions: [SUB_NONPROD], tags: {} },
+  { subscriptions: [SUB_PROD, SUB_NONPROD], tags: {} },
+  { subscriptions: [], tags: { environment: 'dev' } },
+  { subscriptions: [], tags: { environment: 'uat' } },
+  { subscriptions: [], tags: { environment: 'prod' } },
+];
+
 /** Records the demo estate into fixtures/demo/replay and writes fixtures/demo/snapshot.json from a replay run. */
 export async function generateDemoFixtures(): Promise<void> {
   const { collect, createRecordingClient, createReplayClient, createReplayCredential } = await import('../../src/collect/index.js');
@@ -398,8 +416,15 @@ export async function generateDemoFixtures(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   const scope = { subscriptions: [], managementGroups: [], tags: {}, source: 'replay' as const, demo: true };
   const fixed = () => new Date('2026-11-01T00:00:00.000Z');
-  const recorded = await collect({ scope, credential: createReplayCredential(), httpClient: createRecordingClient(demoEstateClient(), dir), now: fixed });
-  if (recorded.errors.length) throw new Error(`recording the demo estate failed: ${JSON.stringify(recorded.errors)}`);
+  for (const variant of DEMO_SCOPES) {
+    const recorded = await collect({
+      scope: { ...scope, ...variant, source: 'azure' },
+      credential: createReplayCredential(),
+      httpClient: createRecordingClient(demoEstateClient(), dir),
+      now: fixed,
+    });
+    if (recorded.errors.length) throw new Error(`recording the demo estate failed: ${JSON.stringify(recorded.errors)}`);
+  }
   const replayed = await collect({ scope, credential: createReplayCredential(), httpClient: createReplayClient(dir), now: fixed });
   if (replayed.errors.length) throw new Error(`replaying the demo estate failed: ${JSON.stringify(replayed.errors)}`);
   writeFileSync(fixture('demo', 'snapshot.json'), canonicalJson({ documents: replayed.documents }));
