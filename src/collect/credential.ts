@@ -15,6 +15,7 @@ export const CREDENTIAL_SOURCES: readonly string[] = [
   'environment variables (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)',
   'workload identity (AZURE_FEDERATED_TOKEN_FILE, as set by AKS or a federated CI login)',
   'managed identity (on an Azure VM, App Service, Container Apps or Functions host)',
+  'Visual Studio Code (Azure Resources extension sign-in)',
   'Azure CLI (`az login`)',
   'Azure PowerShell (`Connect-AzAccount`)',
   'Azure Developer CLI (`azd auth login`)',
@@ -29,6 +30,15 @@ export function noCredentialsError(cause?: unknown): InputError {
     ...CREDENTIAL_SOURCES.map((s) => `  - ${s}`),
   ];
   if (reason) lines.push(`Last error: ${reason}`);
+  // DefaultAzureCredential throws an AggregateAuthenticationError listing why each source failed.
+  const inner = (cause as { errors?: unknown[] } | undefined)?.errors;
+  if (Array.isArray(inner)) {
+    for (const e of inner) {
+      const name = (e as { name?: string }).name ?? 'Error';
+      const first = redactString(String((e as { message?: string }).message ?? e).split('\n')[0] ?? '').slice(0, 300);
+      lines.push(`    ${name}: ${first}`);
+    }
+  }
   return new InputError('E_NO_CREDENTIALS', lines.join('\n'), {
     hint: 'Sign in with one of the sources above (e.g. `az login`), or run offline over recorded responses: --replay fixtures/demo/replay',
   });
