@@ -233,3 +233,14 @@ test('a tag filter reaches Resource Graph as KQL', async () => {
   await collect({ scope: scope({ tags: { environment: "prod'" }, source: 'azure' }), credential: createReplayCredential(), httpClient: client, now: fixed });
   assert.ok(queries.includes("Resources | where type =~ 'microsoft.keyvault/vaults' | where tags['environment'] =~ 'prod\\'' | order by id asc"));
 });
+
+test('a key whose GET fails keeps its list entry and gets an error on its own id', async () => {
+  const client = demoEstateClient(undefined, (req) => (/\/keys\/archive-cmk\?/i.test(req.url) ? forbidden(req) : undefined));
+  const r = await collect({ scope: scope({ source: 'azure' }), credential: createReplayCredential(), httpClient: client, now: fixed });
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!.resourceId!, /\/vaults\/kv-ai-prod\/keys\/archive-cmk$/);
+  assert.equal(r.errors[0]!.resourceType, 'microsoft.keyvault/vaults/keys');
+  const key = byId(r, '/keys/archive-cmk')!;
+  assert.equal((key.properties as Record<string, unknown>).rotationPolicy, undefined, 'only the list body, which has no rotation policy');
+  assert.ok((byId(r, '/keys/pg-cmk')!.properties as Record<string, unknown>).rotationPolicy);
+});

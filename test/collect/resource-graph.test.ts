@@ -98,3 +98,25 @@ test('a truncated Resource Graph result is never silent', async () => {
   assert.equal(result.errors[0]!.collector, 'resource-graph');
   assert.equal(result.errors[0]!.resourceType, 'microsoft.storage/storageaccounts');
 });
+
+test('a management-group scope goes to Resource Graph as managementGroups, without subscriptions', async () => {
+  const bodies: Array<Record<string, unknown>> = [];
+  const client: HttpClient = {
+    async sendRequest(request) {
+      bodies.push(JSON.parse(String(request.body)));
+      return { request, status: 200, headers: createHttpHeaders({}), bodyAsText: JSON.stringify({ totalRecords: 0, count: 0, resultTruncated: 'false', facets: [], data: [] }) };
+    },
+  };
+  const events: string[] = [];
+  const result = await collect({
+    scope: scope({ managementGroups: ['mg-ai'] }),
+    credential: createReplayCredential(),
+    httpClient: client,
+    onProgress: (e) => void events.push(e.kind === 'inventory' ? `${e.family}:${e.resources}` : e.kind),
+  });
+  assert.equal(bodies.length, 4);
+  assert.ok(bodies.every((b) => JSON.stringify(b.managementGroups) === '["mg-ai"]' && !('subscriptions' in b)));
+  assert.deepEqual(events, ['storage:0', 'postgres:0', 'keyvault:0', 'done']);
+  assert.deepEqual(result.documents, []);
+  assert.deepEqual(result.errors, []);
+});
