@@ -52,9 +52,11 @@ test('the real DefaultAzureCredential with every source unavailable gives the E_
   const mod = fileURLToPath(new URL('../../src/collect/credential.js', import.meta.url));
   const script = `import(${JSON.stringify(mod)}).then(async (m) => { try { await m.resolveCredential(); console.log('UNEXPECTED'); } catch (e) { console.log(e.code); console.log(e.format()); } });`;
   try {
-    // No AZURE_* variables, no az/pwsh/azd on PATH, an empty HOME: every source fails fast.
+    // No AZURE_* variables, no az/pwsh/azd on PATH, an empty HOME: every source fails fast. The managed identity
+    // source would otherwise ping IMDS at 169.254.169.254; pointing it at a closed loopback port keeps every byte of
+    // this test on 127.0.0.1.
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { HOME: home, PATH: join(home, 'bin') }, timeout: 60_000 }, (err, stdout) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { HOME: home, PATH: join(home, 'bin'), AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:9' }, timeout: 60_000 }, (err, stdout) =>
         err ? reject(err) : resolve(stdout),
       ),
     );
