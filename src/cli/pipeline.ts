@@ -23,7 +23,8 @@ export interface RunOptions {
   controls: Control[];
   evidence: EvidenceSet;
   scope: Scope;
-  subscriptionsScanned?: string[];
+  /** Coverage from the collector; derived from the documents when absent (snapshots). */
+  coverage?: Coverage;
   outDir: string;
   formats: Format[];
   signer: Signer;
@@ -38,7 +39,7 @@ export interface RunOutcome {
   outDir: string;
 }
 
-function coverageOf(evidence: EvidenceSet, scope: Scope, scanned?: string[]): Coverage {
+function coverageOf(evidence: EvidenceSet, scope: Scope): Coverage {
   const resourcesByType: Record<string, number> = {};
   const subs = new Set<string>();
   for (const doc of evidence.documents) {
@@ -54,7 +55,7 @@ function coverageOf(evidence: EvidenceSet, scope: Scope, scanned?: string[]): Co
   }
   return {
     subscriptionsRequested: [...scope.subscriptions].sort(),
-    subscriptionsScanned: [...(scanned ?? subs)].map((s) => s.toLowerCase()).sort(),
+    subscriptionsScanned: [...subs].sort(),
     resourcesByType,
     documents: evidence.documents.length,
     errors: evidence.errors,
@@ -82,7 +83,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     startedAt: options.startedAt.toISOString(),
     finishedAt: io.now().toISOString(),
     scope,
-    coverage: coverageOf(evidence, scope, options.subscriptionsScanned),
+    coverage: options.coverage ?? coverageOf(evidence, scope),
     signing: options.signer.info,
     controls: evaluation.controls,
     results: evaluation.results,

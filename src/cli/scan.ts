@@ -4,12 +4,15 @@ import { resolve } from 'node:path';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
 import { loadCatalog, selectControls } from '../controls/index.js';
+import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import {
   collect,
+  coverageOf,
   createRecordingClient,
   createReplayClient,
-  fakeCredential,
+  createReplayCredential,
   resolveCredential,
+  type ProgressEvent,
 } from '../collect/index.js';
 import { loadSigner } from '../evidence/index.js';
 import { UsageError } from '../errors.js';
@@ -140,17 +143,13 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
 
   let credential: TokenCredential;
   let httpClient: HttpClient | undefined;
-  let recorder: ReturnType<typeof createRecordingClient> | undefined;
   if (replayDir) {
-    credential = fakeCredential();
+    credential = createReplayCredential();
     httpClient = createReplayClient(replayDir);
   } else {
     if (io.isTTY) io.stderr('authenticating with DefaultAzureCredential...\n');
     credential = await resolveCredential();
-    if (values.record) {
-      recorder = createRecordingClient(undefined, resolve(io.cwd, values.record));
-      httpClient = recorder;
-    }
+    if (values.record) httpClient = createRecordingClient(createDefaultHttpClient(), resolve(io.cwd, values.record));
   }
 
   const evidence = await collect({
@@ -158,14 +157,14 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     credential,
     httpClient,
     concurrency,
-    onProgress: io.isTTY ? (e: { message?: string }) => e.message && io.stderr(`\r${e.message}\u001b[K`) : undefined,
+    onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
-  if (recorder) await recorder.flush();
 
   const outcome = await runPipeline({
     controls,
     evidence,
+    coverage: coverageOf(evidence),
     scope,
     outDir: values.out ?? defaultOutDir(startedAt),
     formats,
@@ -175,4 +174,26 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     io,
   });
   return outcome.exitCode;
+}
+
+/** A one-line progress display on stderr (terminals only): resources found and done, errors, elapsed time and ETA. */
+function progressPrinter(io: CliIo): (event: ProgressEvent) => void {
+  const started = Date.now();
+  let found = 0;
+  let done = 0;
+  let failed = 0;
+  let last = 0;
+  return (event) => {
+    if (event.kind === 'inventory') found += event.resources;
+    if (event.kind === 'resource') {
+      done++;
+      if (!event.ok) failed++;
+    }
+    const now = Date.now();
+    if (now - last < 100 && event.kind !== 'done') return;
+    last = now;
+    const elapsed = (now - started) / 1000;
+    const eta = done > 0 && found > done ? ` ETA ${Math.ceil((elapsed / done) * (found - done))}s` : '';
+    io.stderr(`\rcollecting: ${found} resources found, ${done} service reads done, ${failed} with errors, ${elapsed.toFixed(1)}s${eta}\u001b[K`);
+  };
 }
