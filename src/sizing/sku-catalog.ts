@@ -122,7 +122,8 @@ export function skuMeets(sku: SkuEntry, required: { vcores: number; memoryGb: nu
 
 /**
  * The cheapest SKU that meets both vCores and memory, or `undefined` when none does. Cost order: price per hour, then
- * fewer vCores, then less memory, then catalog order (newer generation first at equal price). `tiers` limits the search.
+ * catalog order (at equal price the earlier entry, i.e. the newer generation, wins: E64ds_v5 with 512 GiB over
+ * E64ds_v4 with 432 GiB). `tiers` limits the search.
  */
 export function chooseSku(
   required: { vcores: number; memoryGb: number },
@@ -138,7 +139,7 @@ export function chooseSku(
 }
 
 function compareCost(a: SkuEntry, ai: number, b: SkuEntry, bi: number): number {
-  return a.pricePerHour - b.pricePerHour || a.vcores - b.vcores || a.memoryGb - b.memoryGb || ai - bi;
+  return a.pricePerHour - b.pricePerHour || ai - bi;
 }
 
 /**
