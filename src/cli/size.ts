@@ -2,8 +2,10 @@
  * `engram-audit size postgres|blob`: the sizing calculators on the command line. People get aligned tables with every
  * term of the formula; `--json` gives machines canonical JSON. Exit 0 on an answer, 2 on a usage or input error.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngramError, UsageError } from '../errors.js';
+import { redactString } from '../evidence/redact.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import {
   ACCESS_PATTERNS,
@@ -27,6 +29,8 @@ import {
 export interface SizeIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
+  /** Directory that relative --prices/--catalog paths resolve against (the CLI's CliIo.cwd); default process.cwd(). */
+  cwd?: string;
 }
 
 const POSTGRES_HELP = `Usage: engram-audit size postgres --sessions N --facts N --connections N
@@ -99,7 +103,8 @@ export async function runSizeCommand(argv: string[], io: SizeIo): Promise<number
     throw new UsageError(`unknown subcommand "${sub}": expected postgres or blob`, { hint: 'Run "engram-audit size --help".' });
   } catch (err) {
     if (err instanceof EngramError) {
-      io.stderr(`engram-audit size: ${err.format()}\n`);
+      // File paths and echoed values are user text: redact in case a secret was pasted into a price file.
+      io.stderr(`engram-audit size: ${redactString(err.format())}\n`);
       return err.exitCode;
     }
     throw err;
@@ -183,7 +188,7 @@ function runPostgres(args: string[], io: SizeIo): number {
   const connections = wholeNumber(requireFlag(values, 'connections', usage), 'connections');
   const growth = values.growth === undefined ? undefined : decimal(values.growth as string, 'growth', 1, '>= 1');
   const environment = values.environment === undefined ? undefined : oneOf(values.environment as string, 'environment', ENVIRONMENTS);
-  const catalog = typeof values.catalog === 'string' ? loadSkuCatalog(values.catalog) : DEFAULT_SKU_CATALOG;
+  const catalog = typeof values.catalog === 'string' ? loadSkuCatalog(resolve(io.cwd ?? process.cwd(), values.catalog)) : DEFAULT_SKU_CATALOG;
   const result = sizePostgres({ sessions, facts, connections, growth, environment }, { catalog });
   io.stdout(values.json ? canonicalJson(result) : renderPostgres(result));
   return 0;
@@ -207,7 +212,7 @@ function runBlob(args: string[], io: SizeIo): number {
   const avgMb = decimal(requireFlag(values, 'avg-mb', usage), 'avg-mb', 0, '>= 0');
   const retentionDays = wholeNumber(requireFlag(values, 'retention-days', usage), 'retention-days');
   const access = oneOf<AccessPattern>(requireFlag(values, 'access', usage), 'access', ACCESS_PATTERNS);
-  const prices = typeof values.prices === 'string' ? loadBlobPrices(values.prices) : DEFAULT_BLOB_PRICES;
+  const prices = typeof values.prices === 'string' ? loadBlobPrices(resolve(io.cwd ?? process.cwd(), values.prices)) : DEFAULT_BLOB_PRICES;
   const result = sizeBlob({ docsPerMonth, avgMb, retentionDays, access }, prices);
   io.stdout(values.json ? canonicalJson(result) : renderBlob(result));
   return 0;

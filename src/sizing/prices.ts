@@ -55,6 +55,12 @@ export const DEFAULT_BLOB_PRICES: Readonly<BlobPrices> = {
   targetPerGbMonth: 0.015,
 };
 
+/** A value echoed in an error, cut short: the file is user text and may be long. */
+function shortJson(x: unknown): string {
+  const text = JSON.stringify(x) ?? String(x);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 const TOP_KEYS = ['currency', 'source', 'storagePerGbMonth', 'operationsPer10k', 'tierSplit', 'readsPerDocumentMonth', 'writesPerDocument', 'targetPerGbMonth'];
 
 /**
@@ -80,7 +86,7 @@ export function pricesFromData(data: DataFile, base: Readonly<BlobPrices> = DEFA
   const isObj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
   const num = (x: unknown, path: (string | number)[], hint: string): number | undefined => {
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-      bad(path, `must be a number >= 0, got ${JSON.stringify(x)}`, hint);
+      bad(path, `must be a number >= 0, got ${shortJson(x)}`, hint);
       return undefined;
     }
     return x;

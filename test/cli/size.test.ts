@@ -161,3 +161,15 @@ test('the help examples print what their arrows promise', async () => {
   const b = JSON.parse((await run('blob', '--docs-per-month', '30720', '--avg-mb', '1', '--retention-days', '30', '--access', 'moderate', '--json')).out);
   assert.deepEqual([b.totalGb, ...b.tiers.map((t: { gb: number }) => t.gb), b.weightedPerGbMonth], [30, 9, 15, 6, 0.0108]);
 });
+
+test('relative --prices paths resolve against io.cwd', async () => {
+  writeFileSync(join(dir, 'rel.yaml'), 'targetPerGbMonth: 0.01\n');
+  let out = '';
+  const code = await runSizeCommand(
+    ['blob', '--docs-per-month', '1', '--avg-mb', '1', '--retention-days', '30', '--access', 'moderate', '--prices', 'rel.yaml', '--json'],
+    { stdout: (s) => { out += s; }, stderr: () => {}, cwd: dir },
+  );
+  assert.equal(code, 0);
+  // weighted .0108 is not below the overridden .01 target.
+  assert.equal(JSON.parse(out).meetsTarget, false);
+});
