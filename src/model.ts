@@ -59,11 +59,27 @@ export interface CollectionError {
   message: string;
 }
 
+/**
+ * A child list that was read successfully (count 0 = collected and empty). It lets the engine tell "there are no
+ * diagnostic settings" (a failure) from "the diagnostic settings were never read" (missing evidence, an error).
+ */
+export interface ListRecord {
+  collector: string;
+  /** The parent resource id the list belongs to. */
+  parentId: string;
+  /** Lower-case type of the listed children, e.g. `microsoft.insights/diagnosticsettings`. */
+  resourceType: string;
+  /** Number of child documents stored from this list. */
+  count: number;
+}
+
 /** The evidence a run evaluates: a snapshot (DESIGN.md contract 1) plus provenance and collection errors. */
 export interface EvidenceSet {
   documents: AzureDocument[];
   provenance: Provenance[];
   errors: CollectionError[];
+  /** Child lists known to have been read (absent in hand-made snapshots). */
+  lists?: ListRecord[];
 }
 
 export interface Scope {

@@ -4,7 +4,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
-import type { AzureDocument, CollectionError, Provenance } from '../model.js';
+import type { AzureDocument, CollectionError, ListRecord, Provenance } from '../model.js';
 import { redactString, redactUrl, redactValue } from '../evidence/redact.js';
 import { sha256Hex } from '../util/hash.js';
 import { type CapturedResponse, withCapture } from './http.js';
@@ -14,15 +14,7 @@ import { type CapturedResponse, withCapture } from './http.js';
  * (a list record with count 0 and no error) from "could not read them" (a CollectionError with the same resourceId and
  * resourceType, and no list record).
  */
-export interface ListRecord {
-  collector: string;
-  /** The parent resource id the list belongs to. */
-  parentId: string;
-  /** Lower-case type of the listed children, e.g. `microsoft.insights/diagnosticsettings`. */
-  resourceType: string;
-  /** Number of child documents stored from this list (0 = collected and empty). */
-  count: number;
-}
+export type { ListRecord } from '../model.js';
 
 /** Progress events for a terminal or a log; never carry secrets. */
 export type ProgressEvent =
