@@ -1,11 +1,12 @@
 /**
  * Evidence serialisation: an EvidenceSet becomes the files of a bundle's evidence/ directory (docs/decisions/
  * 0002-evidence-format.md): part files grouped by resource family, each itself a snapshot, plus evidence/index.json.
- * Same evidence, same bytes: documents are sorted, JSON is canonical.
+ * Same evidence, same bytes: documents are sorted, JSON is canonical. Everything is redacted once more on the way out.
  */
 import type { AzureDocument, CollectionError, EvidenceSet, Provenance } from '../model.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
+import { redactValue } from './redact.js';
 
 /** The directory inside a bundle that holds the evidence. */
 export const EVIDENCE_DIR = 'evidence';
@@ -126,8 +127,17 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
     }
     return g;
   };
-  for (const d of evidence.documents) group(String(d.id)).docs.push(d);
-  for (const p of evidence.provenance) group(String(p.documentId)).prov.push(p);
+  // Loaders and collectors redact; this is the last line of defence before disk, so redact again (idempotent).
+  const redactedIds = new Set<string>();
+  for (const original of evidence.documents) {
+    const { value: d, changed } = redactValue(original);
+    if (changed) redactedIds.add(String(d.id));
+    group(String(d.id)).docs.push(d);
+  }
+  for (const original of evidence.provenance) {
+    const p = redactValue(original).value;
+    group(String(p.documentId)).prov.push(redactedIds.has(String(p.documentId)) && !p.redacted ? { ...p, redacted: true } : p);
+  }
 
   const files: Record<string, Buffer> = {};
   const index: EvidenceFileDigest[] = [];
@@ -160,7 +170,7 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
       indexFile.documents += partDocs.length;
     }
   }
-  indexFile.errors = sortedEntries(evidence.errors, (e) => `${e.collector}\u0000${e.scope}\u0000${e.resourceId ?? ''}`).map(
+  indexFile.errors = sortedEntries(evidence.errors.map((e) => redactValue(e).value), (e) => `${e.collector}\u0000${e.scope}\u0000${e.resourceId ?? ''}`).map(
     (e) => e.value,
   );
   const indexBytes = Buffer.from(canonicalJson(indexFile), 'utf8');
