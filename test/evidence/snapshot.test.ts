@@ -7,6 +7,7 @@ import { loadSnapshot } from '../../src/evidence/snapshot.js';
 import { serializeEvidence } from '../../src/evidence/serialize.js';
 import { findSyntaxError, lineColumnAt, locatePointers } from '../../src/evidence/json-locate.js';
 import { ACCOUNT_KEY, CONNECTION_STRING, KV, PG, ST, sampleEvidence, tempDir } from './support.js';
+import { repoRoot } from '../support/paths.js';
 
 let tmp: ReturnType<typeof tempDir>;
 before(() => {
@@ -196,4 +197,29 @@ test('the JSON scanner agrees with JSON.parse and locates pointers', () => {
   const at = locatePointers(text, ['/a~1b', '/a~1b/~0/1']);
   assert.equal(lineColumnAt(text, at.get('/a~1b')!).line, 2);
   assert.equal(lineColumnAt(text, at.get('/a~1b/~0/1')!).line, 5);
+});
+
+test('the example snapshot in docs/evidence-format.md loads', async () => {
+  const md = readFileSync(join(repoRoot, 'docs', 'evidence-format.md'), 'utf8');
+  const example = /## A snapshot file\s*```json\n([\s\S]*?)```/.exec(md);
+  assert.ok(example, 'the doc has an example');
+  const ev = await loadSnapshot(file(example[1]!));
+  assert.equal(ev.documents.length, 2);
+  assert.ok(ev.provenance.every((p) => p.source === 'snapshot'));
+});
+
+test('provenance and error fields added by newer collectors are kept, not rejected', async () => {
+  const ev = await loadSnapshot(file(JSON.stringify({
+    documents: [{ id: ST }],
+    provenance: [{ documentId: ST, source: 'azure', query: 'resources | take 1' }],
+    errors: [{ collector: 'c', scope: 's', code: 'X', message: 'm', retryAfterMs: 10 }],
+  })));
+  assert.equal((ev.provenance[0] as unknown as { query: string }).query, 'resources | take 1');
+  assert.equal((ev.errors[0] as unknown as { retryAfterMs: number }).retryAfterMs, 10);
+});
+
+test('thousands of problems: the first 50 are listed and the total is counted', async () => {
+  const err = await validationError(file(JSON.stringify({ documents: Array.from({ length: 120 }, (_, i) => ({ name: `r${i}` })) })));
+  assert.equal(err.problems.length, 50);
+  assert.match(err.message, /^120 problems in the snapshot \(first 50 listed\)/);
 });
