@@ -187,25 +187,27 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
     report.listed = entries.length;
     for (const m of malformed) problems.push(`${MANIFEST_FILE} line ${m.line} is malformed (${m.reason}): ${m.text}`);
     const listed = new Set(entries.map((e) => e.path));
+    // Only files reached without following a symlink are read: a listed path through a symlinked directory is not.
+    const regular = new Set(onDisk);
     for (const e of entries) {
+      if (!regular.has(e.path)) {
+        const via = special.find((sp) => e.path === sp || e.path.startsWith(`${sp}/`));
+        if (via) {
+          const reason = via === e.path ? 'not a regular file' : `reached through ${via}, which is not a directory of the bundle`;
+          report.changed.push({ path: e.path, expected: e.sha256, reason });
+          problems.push(`${e.path} changed: ${reason}`);
+        } else {
+          report.removed.push(e.path);
+          problems.push(`${e.path} was removed (listed in ${MANIFEST_FILE}, missing)`);
+        }
+        continue;
+      }
       const path = join(root, e.path);
-      let st;
-      try {
-        st = await lstat(path);
-      } catch {
-        report.removed.push(e.path);
-        problems.push(`${e.path} was removed (listed in ${MANIFEST_FILE}, missing)`);
-        continue;
-      }
-      if (!st.isFile()) {
-        report.changed.push({ path: e.path, expected: e.sha256, reason: 'not a regular file' });
-        problems.push(`${e.path} changed: it is no longer a regular file`);
-        continue;
-      }
       const actual = await hashFile(path);
       if (actual === e.sha256) report.intact++;
       else {
-        report.changed.push({ path: e.path, expected: e.sha256, actual, size: st.size });
+        const size = (await lstat(path)).size;
+        report.changed.push({ path: e.path, expected: e.sha256, actual, size });
         problems.push(`${e.path} changed (sha256 ${actual}, ${MANIFEST_FILE} says ${e.sha256})`);
       }
     }

@@ -218,6 +218,19 @@ test('a symlink in the bundle is reported and never followed', async () => {
   assert.equal(r.ok, false);
   assert.deepEqual(r.special, ['link.txt', 'report.html']);
   assert.deepEqual(r.changed.map((c) => [c.path, c.reason]), [['report.html', 'not a regular file']]);
+
+  // evidence/ swapped for a symlink to a copy elsewhere: the copy is intact, but it is not in the bundle.
+  const dir2 = copy();
+  const elsewhere = join(tmp.dir, `elsewhere-${n}`);
+  cpSync(join(dir2, 'evidence'), elsewhere, { recursive: true });
+  rmSync(join(dir2, 'evidence'), { recursive: true });
+  symlinkSync(elsewhere, join(dir2, 'evidence'));
+  const r2 = await verifyBundle(dir2);
+  assert.equal(r2.ok, false);
+  assert.deepEqual(r2.special, ['evidence']);
+  assert.equal(r2.changed.length, 4);
+  assert.match(r2.changed[0]!.reason!, /reached through evidence/);
+  assert.equal(r2.intact, 4);
 });
 
 test('an ephemeral-key bundle is labelled in the report', async () => {
