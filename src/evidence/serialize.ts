@@ -3,7 +3,7 @@
  * 0002-evidence-format.md): part files grouped by resource family, each itself a snapshot, plus evidence/index.json.
  * Same evidence, same bytes: documents are sorted, JSON is canonical. Everything is redacted once more on the way out.
  */
-import type { AzureDocument, CollectionError, EvidenceSet, Provenance } from '../model.js';
+import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenance } from '../model.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
 import { redactValue } from './redact.js';
@@ -33,6 +33,8 @@ export interface EvidenceIndex {
   documents: number;
   files: EvidenceIndexFileEntry[];
   errors: CollectionError[];
+  /** Child lists known to have been read (count 0 = read and empty). */
+  lists?: ListRecord[];
 }
 
 /** One evidence file as the reports list it (the PDF's evidence index): bundle-relative path and digest. */
@@ -173,6 +175,9 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
   indexFile.errors = sortedEntries(evidence.errors.map((e) => redactValue(e).value), (e) => `${e.collector}\u0000${e.scope}\u0000${e.resourceId ?? ''}`).map(
     (e) => e.value,
   );
+  if (evidence.lists && evidence.lists.length > 0) {
+    indexFile.lists = sortedEntries(evidence.lists, (l) => `${l.parentId.toLowerCase()}\u0000${l.resourceType}\u0000${l.collector}`).map((e) => e.value);
+  }
   const indexBytes = Buffer.from(canonicalJson(indexFile), 'utf8');
   const indexPath = `${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE}`;
   files[indexPath] = indexBytes;

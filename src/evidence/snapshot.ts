@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { EngramError, InputError, ValidationError } from '../errors.js';
-import type { AzureDocument, CollectionError, EvidenceSet, Provenance } from '../model.js';
+import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenance } from '../model.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
 import { findSyntaxError, lineColumnAt, locatePointers } from './json-locate.js';
@@ -160,7 +160,7 @@ function schemaProblems(errors: ErrorObject[], text: string, file: string, shape
 }
 
 /** Redacts documents, provenance and errors; adds `snapshot` provenance for documents that have none. */
-function redactEvidence(raw: { documents: AzureDocument[]; provenance: Provenance[]; errors: CollectionError[] }): EvidenceSet {
+function redactEvidence(raw: RawEvidence): EvidenceSet {
   const documents: AzureDocument[] = [];
   const redactedIds = new Set<string>();
   const fresh: Provenance[] = [];
@@ -182,13 +182,14 @@ function redactEvidence(raw: { documents: AzureDocument[]; provenance: Provenanc
     return redactedIds.has(value.documentId) ? { ...value, redacted: true } : value;
   });
   const errors = raw.errors.map((e) => redactValue(e).value);
-  return { documents, provenance: [...provenance, ...fresh], errors };
+  return { documents, provenance: [...provenance, ...fresh], errors, ...(raw.lists.length > 0 ? { lists: raw.lists } : {}) };
 }
 
 interface RawEvidence {
   documents: AzureDocument[];
   provenance: Provenance[];
   errors: CollectionError[];
+  lists: ListRecord[];
 }
 
 /** Reads, parses, recognises and validates one snapshot file (not yet redacted). */
@@ -199,7 +200,7 @@ async function readSnapshotFile(file: string, text?: string, parsed?: unknown): 
   const errors = validateSnapshotShape(shape.snapshot);
   if (errors.length > 0) throw schemaProblems(errors, body, file, shape, 'the snapshot');
   const s = shape.snapshot as Partial<RawEvidence> & { documents: AzureDocument[] };
-  return { documents: s.documents, provenance: s.provenance ?? [], errors: s.errors ?? [] };
+  return { documents: s.documents, provenance: s.provenance ?? [], errors: s.errors ?? [], lists: s.lists ?? [] };
 }
 
 /** Loads a bundle's evidence/ directory through its index, checking each part's digest. */
@@ -212,7 +213,7 @@ async function readEvidenceDir(dir: string): Promise<RawEvidence> {
     throw schemaProblems(errors, text, indexPath, { snapshot: value, documentsPointer: '/documents' }, 'the evidence index');
   }
   const index = value as EvidenceIndex;
-  const out: RawEvidence = { documents: [], provenance: [], errors: [...index.errors] };
+  const out: RawEvidence = { documents: [], provenance: [], errors: [...index.errors], lists: [...(index.lists ?? [])] };
   for (const entry of index.files) {
     const file = join(dir, entry.file);
     let bytes: Buffer;
@@ -237,6 +238,7 @@ async function readEvidenceDir(dir: string): Promise<RawEvidence> {
     out.documents.push(...part.documents);
     out.provenance.push(...part.provenance);
     out.errors.push(...part.errors);
+    out.lists.push(...part.lists);
   }
   return out;
 }
