@@ -1,0 +1,203 @@
+/**
+ * The PDF reporter: prints the HTML packet with puppeteer-core driving the system Chromium, with JavaScript disabled and
+ * every network request aborted, into a tagged A4 PDF with an outline, a running header and "Page X of Y" footers.
+ * The only reporter that touches a browser; it never writes anything but a temporary browser profile, removed afterwards.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser } from 'puppeteer-core';
+import { InputError } from '../errors.js';
+import { DEFAULT_TITLE } from './view-model.js';
+
+/** Options for {@link renderPdf} and {@link PdfRenderer.render}. */
+export interface PdfOptions {
+  /** Title in the running header. Defaults to the HTML `<title>`, else "engram-audit compliance evidence packet". */
+  title?: string;
+  /** Upper bound for launching the browser and for each render, in milliseconds (default 60000). */
+  timeoutMs?: number;
+  /** Chromium executable; otherwise ENGRAM_AUDIT_CHROMIUM, PUPPETEER_EXECUTABLE_PATH, then /usr/bin/chromium. */
+  chromiumPath?: string;
+}
+
+/** A launched browser that renders several documents (one launch, many PDFs); always `close()` it. */
+export interface PdfRenderer {
+  render(html: string, options?: Pick<PdfOptions, 'title' | 'timeoutMs'>): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Flags from PLATFORM.md; puppeteer adds `--headless=new` itself for `headless: true`. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+/**
+ * Finds the Chromium executable: the explicit path, then ENGRAM_AUDIT_CHROMIUM, PUPPETEER_EXECUTABLE_PATH and
+ * /usr/bin/chromium (or /usr/bin/chromium-browser). An explicit path (option or variable) that does not exist is an error rather than a silent
+ * fallback, so a typo is not hidden by another browser.
+ */
+export function findChromium(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const candidates: { path: string; from: string }[] = [];
+  if (explicit) candidates.push({ path: explicit, from: 'the chromiumPath option' });
+  else if (env.ENGRAM_AUDIT_CHROMIUM) candidates.push({ path: env.ENGRAM_AUDIT_CHROMIUM, from: 'ENGRAM_AUDIT_CHROMIUM' });
+  else if (env.PUPPETEER_EXECUTABLE_PATH) candidates.push({ path: env.PUPPETEER_EXECUTABLE_PATH, from: 'PUPPETEER_EXECUTABLE_PATH' });
+  else for (const path of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) candidates.push({ path, from: 'the default' });
+  for (const c of candidates) if (existsSync(c.path)) return c.path;
+  const tried = candidates.map((c) => `${c.path} (${c.from})`).join(', ');
+  throw new InputError('E_CHROMIUM_NOT_FOUND', `Chromium is needed to render the PDF report but was not found; tried: ${tried}.`, {
+    field: 'chromium',
+    hint: 'Install it (apt-get install chromium) or set ENGRAM_AUDIT_CHROMIUM to the Chromium executable; or leave pdf out of --format.',
+  });
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** The `<title>` text of `html`, entities decoded (it is re-escaped before it reaches the header template). */
+export function htmlTitle(html: string): string | undefined {
+  const m = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html);
+  if (!m) return undefined;
+  return m[1]
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&#x3D;/g, '=')
+    .replace(/&#x60;/g, '`')
+    .replace(/&amp;/g, '&')
+    .trim();
+}
+
+function headerTemplate(title: string): string {
+  return (
+    '<div style="width:100%;margin:0 16mm;font-family:\'DejaVu Sans\',sans-serif;font-size:7pt;color:#555;' +
+    'display:flex;justify-content:space-between;border-bottom:0.4pt solid #bbb;padding-bottom:1mm">' +
+    `<span>${escapeHtml(title)}</span><span>engram-audit</span></div>`
+  );
+}
+
+const FOOTER_TEMPLATE =
+  '<div style="width:100%;margin:0 16mm;font-family:\'DejaVu Sans\',sans-serif;font-size:7pt;color:#555;text-align:right">' +
+  'Page <span class="pageNumber"></span> of <span class="totalPages"></span></div>';
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`PDF rendering timed out after ${ms} ms while ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function renderWith(browser: Browser, html: string, options: Pick<PdfOptions, 'title' | 'timeoutMs'>): Promise<Buffer> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const page = await browser.newPage();
+  try {
+    return await withTimeout(
+      (async () => {
+        page.setDefaultTimeout(timeoutMs);
+        // The packet is self-contained; nothing may run and nothing may be fetched, whatever the HTML says.
+        await page.setJavaScriptEnabled(false);
+        await page.setRequestInterception(true);
+        page.on('request', (request) => {
+          if (request.isInterceptResolutionHandled()) return;
+          if (request.url().startsWith('data:')) void request.continue();
+          else void request.abort('blockedbyclient');
+        });
+        await page.setContent(html, { waitUntil: 'load', timeout: timeoutMs });
+        const title = options.title ?? htmlTitle(html) ?? DEFAULT_TITLE;
+        const pdf = await page.pdf({
+          format: 'A4',
+          printBackground: true,
+          displayHeaderFooter: true,
+          headerTemplate: headerTemplate(title),
+          footerTemplate: FOOTER_TEMPLATE,
+          margin: { top: '20mm', bottom: '18mm', left: '16mm', right: '16mm' },
+          preferCSSPageSize: false,
+          tagged: true,
+          outline: true,
+          timeout: timeoutMs,
+        });
+        return Buffer.from(pdf);
+      })(),
+      timeoutMs,
+      'rendering the page',
+    );
+  } finally {
+    await page.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Launches Chromium once for several renders (a benchmark or a multi-packet run). The caller must `close()` it; close
+ * also removes the temporary profile directory.
+ */
+export async function openPdfRenderer(options: Pick<PdfOptions, 'chromiumPath' | 'timeoutMs'> = {}): Promise<PdfRenderer> {
+  const executablePath = findChromium(options.chromiumPath);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const userDataDir = await mkdtemp(join(tmpdir(), 'engram-audit-chromium-'));
+  let browser: Browser;
+  try {
+    browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      userDataDir,
+      timeout: timeoutMs,
+      protocolTimeout: timeoutMs,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    });
+  } catch (err) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let closed = false;
+  return {
+    render: (html, renderOptions = {}) => renderWith(browser, html, { timeoutMs, ...renderOptions }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await browser.close();
+      } catch {
+        // A browser that died or hung: make sure its process is gone before removing its profile.
+        browser.process()?.kill('SIGKILL');
+      } finally {
+        await rm(userDataDir, { recursive: true, force: true, maxRetries: 3 });
+      }
+    },
+  };
+}
+
+/** Renders one HTML document (normally from {@link renderHtml}) to PDF bytes, launching and closing Chromium. */
+export async function renderPdf(html: string, options: PdfOptions = {}): Promise<Buffer> {
+  const renderer = await openPdfRenderer(options);
+  try {
+    return await renderer.render(html, options);
+  } finally {
+    await renderer.close();
+  }
+}
+
+/** Renders several HTML documents with one browser launch, in order. */
+export async function renderPdfs(documents: string[], options: PdfOptions = {}): Promise<Buffer[]> {
+  const renderer = await openPdfRenderer(options);
+  try {
+    const out: Buffer[] = [];
+    for (const html of documents) out.push(await renderer.render(html, options));
+    return out;
+  } finally {
+    await renderer.close();
+  }
+}
