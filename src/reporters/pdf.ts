@@ -17,13 +17,18 @@ export interface PdfOptions {
   title?: string;
   /** Upper bound for launching the browser and for each render, in milliseconds (default 60000). */
   timeoutMs?: number;
+  /**
+   * A label printed in every page header (red, bold), e.g. "DEMO DATA". Defaults to the document's
+   * `<meta name="engram-audit:page-label">`, which the packet sets for demo data, so the mark is text on every page.
+   */
+  pageLabel?: string;
   /** Chromium executable; otherwise ENGRAM_AUDIT_CHROMIUM, PUPPETEER_EXECUTABLE_PATH, then /usr/bin/chromium. */
   chromiumPath?: string;
 }
 
 /** A launched browser that renders several documents (one launch, many PDFs); always `close()` it. */
 export interface PdfRenderer {
-  render(html: string, options?: Pick<PdfOptions, 'title' | 'timeoutMs'>): Promise<Buffer>;
+  render(html: string, options?: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel'>): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -38,6 +43,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-dev-shm-usage',
+  // Request interception aborts every request, but Chromium still opens speculative TCP connections (preconnect) to
+  // hosts named in the page; resolving every host (IP literals included) to nothing stops those too.
+  '--host-resolver-rules=MAP * ~NOTFOUND',
 ];
 
 /**
@@ -66,23 +74,34 @@ function escapeHtml(text: string): string {
 /** The `<title>` text of `html`, entities decoded (it is re-escaped before it reaches the header template). */
 export function htmlTitle(html: string): string | undefined {
   const m = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html);
-  if (!m) return undefined;
-  return m[1]
+  return m ? decodeEntities(m[1]).trim() : undefined;
+}
+
+function decodeEntities(text: string): string {
+  return text
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
     .replace(/&#x27;|&#39;/g, "'")
     .replace(/&#x3D;/g, '=')
     .replace(/&#x60;/g, '`')
-    .replace(/&amp;/g, '&')
-    .trim();
+    .replace(/&amp;/g, '&');
 }
 
-function headerTemplate(title: string): string {
+/** The page label the document asks for (`<meta name="engram-audit:page-label" content="...">`), entities decoded. */
+export function htmlPageLabel(html: string): string | undefined {
+  const m = /<meta\s+name="engram-audit:page-label"\s+content="([^"]*)"/i.exec(html);
+  return m ? decodeEntities(m[1]) : undefined;
+}
+
+function headerTemplate(title: string, label: string | undefined): string {
+  const right = label
+    ? `<span style="color:#9b1c1c;font-weight:bold;letter-spacing:0.06em">${escapeHtml(label)}</span>`
+    : '<span>engram-audit</span>';
   return (
     '<div style="width:100%;margin:0 16mm;font-family:\'DejaVu Sans\',sans-serif;font-size:7pt;color:#555;' +
     'display:flex;justify-content:space-between;border-bottom:0.4pt solid #bbb;padding-bottom:1mm">' +
-    `<span>${escapeHtml(title)}</span><span>engram-audit</span></div>`
+    `<span>${escapeHtml(title)}</span>${right}</div>`
   );
 }
 
@@ -98,7 +117,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function renderWith(browser: Browser, html: string, options: Pick<PdfOptions, 'title' | 'timeoutMs'>): Promise<Buffer> {
+async function renderWith(browser: Browser, html: string, options: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel'>): Promise<Buffer> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const page = await browser.newPage();
   try {
@@ -119,7 +138,7 @@ async function renderWith(browser: Browser, html: string, options: Pick<PdfOptio
           format: 'A4',
           printBackground: true,
           displayHeaderFooter: true,
-          headerTemplate: headerTemplate(title),
+          headerTemplate: headerTemplate(title, options.pageLabel ?? htmlPageLabel(html)),
           footerTemplate: FOOTER_TEMPLATE,
           margin: { top: '20mm', bottom: '18mm', left: '16mm', right: '16mm' },
           preferCSSPageSize: false,
