@@ -13,7 +13,10 @@ import { DEFAULT_TITLE } from './view-model.js';
 
 /** Options for {@link renderPdf} and {@link PdfRenderer.render}. */
 export interface PdfOptions {
-  /** Title in the running header. Defaults to the HTML `<title>`, else "engram-audit compliance evidence packet". */
+  /**
+   * PDF title (metadata and running header). Replaces the HTML `<title>` when given; defaults to the HTML `<title>`,
+   * else "engram-audit compliance evidence packet" (without any, Chromium would title the PDF "about:blank").
+   */
   title?: string;
   /** Upper bound for launching the browser and for each render, in milliseconds (default 60000). */
   timeoutMs?: number;
@@ -94,6 +97,14 @@ export function htmlPageLabel(html: string): string | undefined {
   return m ? decodeEntities(m[1]) : undefined;
 }
 
+/** `html` with its `<title>` set to `title` (escaped), inserted into `<head>` or at the start when there is none. */
+function withTitle(html: string, title: string): string {
+  const element = `<title>${escapeHtml(title)}</title>`;
+  if (/<title[^>]*>[\s\S]*?<\/title>/i.test(html)) return html.replace(/<title[^>]*>[\s\S]*?<\/title>/i, () => element);
+  if (/<head[^>]*>/i.test(html)) return html.replace(/<head[^>]*>/i, (head) => `${head}${element}`);
+  return `${element}${html}`;
+}
+
 function headerTemplate(title: string, label: string | undefined): string {
   const right = label
     ? `<span style="color:#9b1c1c;font-weight:bold;letter-spacing:0.06em">${escapeHtml(label)}</span>`
@@ -132,8 +143,9 @@ async function renderWith(browser: Browser, html: string, options: Pick<PdfOptio
           if (request.url().startsWith('data:')) void request.continue();
           else void request.abort('blockedbyclient');
         });
-        await page.setContent(html, { waitUntil: 'load', timeout: timeoutMs });
         const title = options.title ?? htmlTitle(html) ?? DEFAULT_TITLE;
+        const content = options.title !== undefined || htmlTitle(html) === undefined ? withTitle(html, title) : html;
+        await page.setContent(content, { waitUntil: 'load', timeout: timeoutMs });
         const pdf = await page.pdf({
           format: 'A4',
           printBackground: true,

@@ -62,9 +62,11 @@ describe('renderPdf', () => {
     assert.ok(file && (await import('node:fs')).readFileSync(file).includes('/Outlines'), 'document outline present');
   });
 
-  it('has no DEMO DATA mark for real data', async () => {
-    const file = save(await renderer.render(renderHtml(sampleResults({ demo: false }))));
+  it('has no DEMO DATA mark for real data; the title option sets metadata and header', async () => {
+    const file = save(await renderer.render(renderHtml(sampleResults({ demo: false })), { title: 'Q4 <audit> & "review"' }));
     assert.ok(!pdftotext(file).includes('DEMO DATA'));
+    assert.match(pdfinfo(file), /^Title:\s+Q4 <audit> & "review"$/m, 'the title option sets the PDF title, escaped on the way in');
+    assert.ok(pdftotext(file, 1).includes('Q4 <audit> & "review"'), 'and the running header');
   });
 
   it('runs no script, even in HTML without a Content-Security-Policy', async () => {
@@ -123,9 +125,12 @@ describe('renderPdf', () => {
     const before = readdirSync(tmpdir()).filter((d) => d.startsWith('engram-audit-chromium-')).length;
     const one = save(await renderPdf(renderHtml(sampleResults({ demo: false })), { timeoutMs: 60_000 }));
     assert.match(pdfinfo(one), /^Title:\s+engram-audit compliance evidence packet$/m);
-    const many = await renderPdfs(['<title>a</title><p>first</p>', '<title>b</title><p>second</p>']);
+    const many = await renderPdfs(['<title>a</title><p>first</p>', '<p>second</p>']);
     assert.equal(many.length, 2);
-    assert.ok(pdftotext(save(many[0])).includes('first') && pdftotext(save(many[1])).includes('second'));
+    const [first, second] = many.map(save);
+    assert.ok(pdftotext(first).includes('first') && pdftotext(second).includes('second'));
+    assert.match(pdfinfo(first), /^Title:\s+a$/m);
+    assert.match(pdfinfo(second), /^Title:\s+engram-audit compliance evidence packet$/m, 'never "about:blank"');
     const afterCount = readdirSync(tmpdir()).filter((d) => d.startsWith('engram-audit-chromium-')).length;
     assert.equal(afterCount, before, 'no leftover Chromium profile directories from these launches');
   });
