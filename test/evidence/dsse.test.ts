@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import {
@@ -17,6 +21,7 @@ import {
 } from '../../src/evidence/dsse.js';
 import { InputError } from '../../src/errors.js';
 import { sha256Hex } from '../../src/util/hash.js';
+import { repoRoot } from '../support/paths.js';
 
 const FILES = [
   { path: 'results.json', sha256: sha256Hex('results') },
@@ -189,3 +194,61 @@ test('the same statement always signs the same payload bytes (Ed25519 is determi
   const b = await signDsse(buildStatement([...FILES].reverse(), { a: 2, b: 1 }), signer('ed25519', privateKey), 'k');
   assert.equal(a, b);
 });
+
+/** The `sh dsse-verify` block of docs/outputs.md, so the documented commands are the tested ones. */
+function documentedScript(): string {
+  const doc = readFileSync(join(repoRoot, 'docs', 'outputs.md'), 'utf8');
+  const m = /```sh dsse-verify\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m, 'docs/outputs.md has a ```sh dsse-verify block');
+  return m[1]!;
+}
+
+function runScript(dir: string) {
+  writeFileSync(join(dir, 'verify-dsse.sh'), documentedScript());
+  return spawnSync('bash', ['verify-dsse.sh'], { cwd: dir, encoding: 'utf8' });
+}
+
+for (const alg of ['ed25519', 'ecdsa-p256', 'rsa'] as const) {
+  test(`${alg}: the documented bash + openssl + sha256sum commands verify the envelope and catch tampering`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-dsse-'));
+    try {
+      mkdirSync(join(dir, 'evidence'));
+      const contents: Record<string, string> = {
+        'results.json': '{"tool":"engram-audit"}\n',
+        'evidence/documents.json': '{"documents":[]}\n',
+        'SHA256SUMS': 'x\n',
+      };
+      for (const [p, c] of Object.entries(contents)) writeFileSync(join(dir, p), c);
+      const files = Object.entries(contents).map(([path, c]) => ({ path, sha256: sha256Hex(c) }));
+      const { privateKey, publicKey } = keys(alg);
+      writeFileSync(join(dir, 'public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+      const envelope = await signDsse(buildStatement(files, { runId: 'r' }), signer(alg, privateKey), keyIdFor(publicKey));
+      writeFileSync(join(dir, 'bundle.dsse.json'), envelope);
+
+      const ok = runScript(dir);
+      assert.equal(ok.status, 0, ok.stderr + ok.stdout);
+      assert.match(ok.stdout, alg === 'ed25519' ? /Signature Verified Successfully/ : /Verified OK/);
+      assert.match(ok.stdout, /results\.json: OK/);
+      assert.match(ok.stdout, /evidence\/documents\.json: OK/);
+
+      // One changed byte in a bundle file: the signature still verifies, sha256sum does not.
+      writeFileSync(join(dir, 'results.json'), '{"tool":"engram-audiT"}\n');
+      const changed = runScript(dir);
+      assert.notEqual(changed.status, 0);
+      assert.match(changed.stdout, /results\.json: FAILED/);
+      writeFileSync(join(dir, 'results.json'), contents['results.json']!);
+
+      // A forged statement under the old signature: openssl refuses before any digest is trusted.
+      const env = JSON.parse(envelope) as DsseEnvelope;
+      const forged = buildStatement([{ path: 'results.json', sha256: sha256Hex('forged') }]);
+      env.payload = Buffer.from(JSON.stringify(forged)).toString('base64');
+      writeFileSync(join(dir, 'bundle.dsse.json'), `${JSON.stringify(env, null, 2)}\n`);
+      const bad = runScript(dir);
+      assert.notEqual(bad.status, 0);
+      assert.doesNotMatch(bad.stdout, /: OK/);
+      assert.match(bad.stdout + bad.stderr, /Verif(ication|y) Fail|Signature Verification Failure|bad signature/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
