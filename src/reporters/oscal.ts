@@ -189,7 +189,9 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   for (const b of backMatter) {
     for (const d of b.entry.documents ?? []) {
       const key = d.toLowerCase();
-      filesByDocument.set(key, [...(filesByDocument.get(key) ?? []), b]);
+      const list = filesByDocument.get(key) ?? [];
+      list.push(b);
+      filesByDocument.set(key, list);
     }
   }
 
@@ -205,7 +207,9 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   const observationsByControl = new Map<string, string[]>();
   const observations = sorted.map((r) => {
     const obsUuid = uuid();
-    observationsByControl.set(r.control, [...(observationsByControl.get(r.control) ?? []), obsUuid]);
+    const list = observationsByControl.get(r.control) ?? [];
+    list.push(obsUuid);
+    observationsByControl.set(r.control, list);
     // Evidence ids -> files: the files that list the document; a file without a document list holds unspecified
     // documents, so it is linked only when no file names the document.
     const files = new Map<string, (typeof backMatter)[number]>();
