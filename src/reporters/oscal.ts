@@ -91,6 +91,14 @@ function str(value: string): string | undefined {
   return v === '' ? undefined : v;
 }
 
+/**
+ * OSCAL titles, descriptions and remarks are Markdown (markup-line / markup-multiline), which viewers turn into HTML:
+ * backslash-escape the characters that would let a hostile resource name inject HTML or entities.
+ */
+function md(value: string): string {
+  return redactString(value).replace(/[\\<>&]/g, (c) => `\\${c}`);
+}
+
 type Prop = { name: string; value: string; ns?: string; class?: string };
 function prop(name: string, value: string | undefined, ns = OSCAL_NS): Prop[] {
   const v = value === undefined ? undefined : str(value);
@@ -221,7 +229,7 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
     }
     const relevant = [...files.values()].map((f) => ({
       href: hrefFor(f.entry.path),
-      description: redactString(
+      description: md(
         `Evidence file ${f.entry.path} (SHA-256 ${f.entry.sha256.toLowerCase()})${
           f.entry.documents ? ` holding ${r.evidence.filter((d) => f.entry.documents!.some((x) => x.toLowerCase() === d.toLowerCase())).join(', ')}` : ''
         }.`,
@@ -239,8 +247,8 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
     ];
     const obs: Record<string, unknown> = {
       uuid: obsUuid,
-      title: redactString(`${r.check}: ${r.resourceName}`),
-      description: redactString(r.message || `${r.check} on ${r.resourceId}: ${r.status}.`),
+      title: md(`${r.check}: ${r.resourceName}`),
+      description: md(r.message || `${r.check} on ${r.resourceId}: ${r.status}.`),
       props: [
         ...prop('control-id', r.control),
         ...prop('check-id', r.check),
@@ -259,11 +267,11 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
         {
           'subject-uuid': resources.get(r.resourceId.toLowerCase())!.uuid,
           type: 'inventory-item',
-          title: redactString(r.resourceId),
+          title: md(r.resourceId),
         },
       ],
       collected: results.finishedAt,
-      remarks: redactString(remarks.join('\n\n')),
+      remarks: md(remarks.join('\n\n')),
     };
     if (relevant.length) obs['relevant-evidence'] = relevant;
     return obs;
@@ -279,8 +287,8 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
     return targets.map((t) => {
       const f: Record<string, unknown> = {
         uuid: uuid(),
-        title: redactString(`${c.id} ${c.title}: ${t}`),
-        description: redactString(
+        title: md(`${c.id} ${c.title}: ${t}`),
+        description: md(
           `${c.id} (${c.title}) is ${c.status.replace('_', ' ')} (pass ${c.counts.pass}, fail ${c.counts.fail}, error ${c.counts.error}, not applicable ${c.counts.not_applicable}, manual ${c.counts.manual}). ` +
             `${c.id} maps to ${c.sp80053.length ? c.sp80053.join(', ') : 'no SP 800-53 control'} as a whole, so every mapped objective carries the control's status.`,
         ),
@@ -301,7 +309,7 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   const selections = controls.map((c) => {
     const ids = [...new Set(c.sp80053.map(oscalControlId))].sort();
     const sel: Record<string, unknown> = {
-      description: redactString(`SP 800-53 Rev 5 controls mapped by ${c.id} ${c.title}.`),
+      description: md(`SP 800-53 Rev 5 controls mapped by ${c.id} ${c.title}.`),
       props: [...prop('control-id', c.id), ...c.nistAiRmf.flatMap((s) => prop('subcategory', s, OSCAL_AI_RMF_NS))],
     };
     if (ids.length) sel['include-controls'] = ids.map((id) => ({ 'control-id': id }));
@@ -312,7 +320,7 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   const demo = scope.demo ? ' DEMO DATA: recorded sample data, not a real estate.' : '';
   const inventory = [...resources.values()].map(({ uuid: u, r }) => ({
     uuid: u,
-    description: redactString(`${r.resourceType} ${r.resourceName}`),
+    description: md(`${r.resourceType} ${r.resourceName}`),
     props: [
       ...prop('asset-id', r.resourceId, 'http://csrc.nist.gov/ns/oscal'),
       ...prop('resource-id', r.resourceId),
@@ -324,8 +332,8 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
 
   const resultObj: Record<string, unknown> = {
     uuid: resultUuid,
-    title: redactString(`engram-audit ${controls.map((c) => c.id).join(', ') || 'run'} ${results.runId}`),
-    description: redactString(
+    title: md(`engram-audit ${controls.map((c) => c.id).join(', ') || 'run'} ${results.runId}`),
+    description: md(
       `Automated assessment by engram-audit ${results.version} (source: ${scope.source}) of ${inventory.length} resource(s) in ` +
         `${scope.subscriptions.length} subscription(s)${scope.tenantId ? ` of tenant ${scope.tenantId}` : ''}.${demo}`,
     ),
@@ -362,7 +370,7 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   if (observations.length) resultObj.observations = observations;
   if (findings.length) resultObj.findings = findings;
   if (results.coverage.errors.length) {
-    resultObj.remarks = redactString(
+    resultObj.remarks = md(
       ['Collection errors (each one makes the affected checks `error`, never a pass):', ...results.coverage.errors.map((e) => `- ${e.collector} (${e.scope}${e.resourceId ? `, ${e.resourceId}` : ''}): ${e.code}: ${e.message}`)].join('\n'),
     );
   }
@@ -370,7 +378,7 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   const doc: Record<string, unknown> = {
     uuid: documentUuid,
     metadata: {
-      title: redactString(`engram-audit assessment results: ${controls.map((c) => c.id).join(', ') || 'no controls'}${scope.demo ? ' (DEMO DATA)' : ''}`),
+      title: md(`engram-audit assessment results: ${controls.map((c) => c.id).join(', ') || 'no controls'}${scope.demo ? ' (DEMO DATA)' : ''}`),
       'last-modified': results.finishedAt,
       version: results.runId,
       'oscal-version': OSCAL_VERSION,
@@ -387,9 +395,9 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
     doc['back-matter'] = {
       resources: backMatter.map((b) => ({
         uuid: b.uuid,
-        title: redactString(b.entry.path),
+        title: md(b.entry.path),
         description: b.entry.documents
-          ? redactString(`Evidence file holding ${b.entry.documents.length} document(s).`)
+          ? md(`Evidence file holding ${b.entry.documents.length} document(s).`)
           : 'Evidence file of the bundle.',
         props: [...prop('sha256', b.entry.sha256.toLowerCase())],
         rlinks: [

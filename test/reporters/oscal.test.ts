@@ -165,7 +165,8 @@ test('one observation per result: subject is the resource, evidence links carry 
     assert.equal(o.collected, SAMPLE.finishedAt);
     assert.equal(o.subjects[0].type, 'inventory-item');
     const item: any = items.get(o.subjects[0]['subject-uuid']);
-    assert.equal(item.props.find((p: any) => p.name === 'resource-id').value, o.subjects[0].title);
+    // The title is Markdown (escaped); the prop is the plain resource id.
+    assert.equal(item.props.find((p: any) => p.name === 'resource-id').value, o.subjects[0].title.replace(/\\(.)/g, '$1'));
     assert.equal(o.origins[0].actors[0].type, 'tool');
   }
   // The failing PostgreSQL result links to evidence/postgres.json (matched case-insensitively) with its digest.
@@ -177,7 +178,7 @@ test('one observation per result: subject is the resource, evidence links carry 
   assert.match(pgFail.remarks, /Expected: properties\.dataEncryption\.type in \[AzureKeyVault\]/);
   assert.match(pgFail.remarks, /Actual: properties\.dataEncryption\.type = "SystemManaged"/);
   // The hostile storage name: href percent-encoded in one segment, digest lower-cased from the index's upper case.
-  const hostile = obs.find((o: any) => o.subjects[0].title === ST_BAD);
+  const hostile = obs.find((o: any) => o.subjects[0].title.replace(/\\(.)/g, '$1') === ST_BAD);
   assert.equal(hostile['relevant-evidence'][0].href, 'evidence/storage.json');
   assert.equal(hostile['relevant-evidence'][0].props[0].value, sha256Hex('st'));
   // The error result has no evidence and says so.
@@ -287,6 +288,31 @@ test('hostile text: line breaks and edge spaces never break StringDatatype props
   );
   assert.equal(item.props.find((p: any) => p.name === 'resource-name').value, `${HOSTILE_NAME} line2`);
   assert.equal(item.props.find((p: any) => p.name === 'environment'), undefined);
+});
+
+test('Markdown fields escape < > & and backslashes, so a hostile name cannot inject HTML into an OSCAL viewer', () => {
+  const results = sampleResults();
+  results.results[3]!.message = `${HOSTILE_NAME} & <img src=x onerror=alert(1)> C:\\temp`;
+  const doc = assertValid(renderOscal(results, { evidenceIndex: index(), uuid: counter() }));
+  const obs = doc['assessment-results'].results[0].observations.find((o: any) => o.subjects[0].title.includes('alert(1)'));
+  assert.equal(obs.description, 'st\\<script\\>alert(1)\\</script\\> \\& \\<img src=x onerror=alert(1)\\> C:\\\\temp');
+  const markdown: string[] = [];
+  (function walk(v: unknown): void {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (['title', 'description', 'remarks'].includes(k) && typeof x === 'string') markdown.push(x);
+        else walk(x);
+      }
+    }
+  })(doc);
+  assert.ok(markdown.length > 30);
+  for (const m of markdown) assert.doesNotMatch(m, /(^|[^\\])[<&]/, m);
+  // Prop values are plain strings, not Markdown: they keep the exact resource id.
+  const item = doc['assessment-results'].results[0]['local-definitions']['inventory-items'].find((i: any) =>
+    i.props.some((p: any) => p.name === 'resource-id' && p.value === ST_BAD),
+  );
+  assert.ok(item);
 });
 
 test('a malformed evidence index is an InputError naming every bad entry', () => {
