@@ -58,6 +58,8 @@ export interface SerializedEvidence {
   index: EvidenceFileDigest[];
   /** Total number of documents. */
   documents: number;
+  /** Bundle-relative evidence file path -> ids of the documents it holds (for reports that link findings to files). */
+  documentIds: Record<string, string[]>;
 }
 
 /**
@@ -143,6 +145,7 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
 
   const files: Record<string, Buffer> = {};
   const index: EvidenceFileDigest[] = [];
+  const documentIds: Record<string, string[]> = {};
   const indexFile: EvidenceIndex = { format: EVIDENCE_FORMAT, documents: 0, files: [], errors: [] };
 
   for (const slug of [...bySlug.keys()].sort(compareStrings)) {
@@ -167,6 +170,7 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
       const sha256 = sha256Hex(bytes);
       const path = `${EVIDENCE_DIR}/${name}`;
       files[path] = bytes;
+      documentIds[path] = partDocs.map((e) => String(e.value.id));
       index.push({ path, sha256, documents: partDocs.length, size: bytes.length, family: g.family });
       indexFile.files.push({ file: name, sha256, documents: partDocs.length, family: g.family });
       indexFile.documents += partDocs.length;
@@ -182,5 +186,5 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
   const indexPath = `${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE}`;
   files[indexPath] = indexBytes;
   index.push({ path: indexPath, sha256: sha256Hex(indexBytes), documents: 0, size: indexBytes.length, family: 'index' });
-  return { files, index, documents: indexFile.documents };
+  return { files, index, documents: indexFile.documents, documentIds };
 }
