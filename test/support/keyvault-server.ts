@@ -119,6 +119,8 @@ export interface KeyVaultTestServer {
   requests: KeyVaultRequestLog[];
   /** Bearer tokens seen (tests assert the challenge happened: a 401 first, then a token). */
   tokensSeen: string[];
+  /** Inputs and outputs of every crypto operation, so leak tests can search probe output for the real bytes. */
+  cryptoLog: Array<{ op: KeyVaultOperation; input: Buffer; output: Buffer }>;
   /** Set to inject faults (403, 429, 500, hang) per request; `undefined` restores normal handling. */
   intercept?: (ctx: InterceptContext) => InterceptResult | undefined;
   /** Creates a key (RSA 2048 by default) and returns its first version id. */
@@ -182,6 +184,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
   const keys = new Map<string, StoredKey>();
   const requests: KeyVaultRequestLog[] = [];
   const tokensSeen: string[] = [];
+  const cryptoLog: Array<{ op: KeyVaultOperation; input: Buffer; output: Buffer }> = [];
   const agents: Agent[] = [];
   let vaultUrl = '';
 
@@ -421,6 +424,9 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
           requireEnabled(v, r.op);
           requireOp(v, r.op);
           const out = cryptoOp(r.op, v, body);
+          if (typeof body.value === 'string' && typeof out.value === 'string') {
+            cryptoLog.push({ op: r.op, input: fromB64u(body.value), output: fromB64u(out.value) });
+          }
           if ('kid' in out) out.kid = kid(k.name, v.version);
           return finish({ status: 200, body: out });
         }
@@ -465,6 +471,7 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
     certFile: cert.certFile,
     requests,
     tokensSeen,
+    cryptoLog,
     intercept: undefined,
     createKey: addKey,
     rotate,
@@ -496,4 +503,14 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions = {}): 
 /** SHA-256 of bytes as hex; tests use it to compare with what probes record. */
 export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
+}
+
+/**
+ * The spellings a byte string could take in JSON output (base64, base64url without padding, hex in both cases), for
+ * leak tests that search a serialized observation for real plaintext, wrapped bytes or keys.
+ */
+export function encodingsOf(buf: Uint8Array): string[] {
+  const b = Buffer.from(buf);
+  const hex = b.toString('hex');
+  return [b.toString('base64'), b.toString('base64').replace(/=+$/, ''), b.toString('base64url'), hex, hex.toUpperCase()];
 }
