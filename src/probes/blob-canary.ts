@@ -27,7 +27,10 @@ import type { ProbeContext, ProbeDefinition, ProbeObservation, ProbeStatus } fro
 
 export const BLOB_CANARY_PROBE = 'blob-canary';
 
-export interface BlobCanaryOptions {
+/** Options of the blob-canary probe (a type alias, so it is assignable to `ProbeDefinition<Record<string, unknown>>`). */
+export type BlobCanaryOptions = {
+  /** Azure resource id of the target (the scan passes it), tying the observation to configuration checks. */
+  resourceId?: string;
   /**
    * Name of an environment variable holding a storage connection string (its AccountKey or SharedAccessSignature
    * authorises the calls). Without it the probe uses the Microsoft Entra credential from the context.
@@ -41,7 +44,7 @@ export interface BlobCanaryOptions {
   keepCanary?: boolean;
   /** Source of the canary name's random suffix (tests; default 8 random hex characters). */
   randomSuffix?: () => string;
-}
+};
 
 /** How the probe authenticated (never the secret itself). */
 export type BlobAuthMode = 'shared-key' | 'sas' | 'entra';
@@ -216,7 +219,7 @@ export async function runBlobCanary(target: string, options: BlobCanaryOptions, 
   const attempted: string[] = [];
   const observed: Record<string, unknown> = { attempted };
   const done = (status: ProbeStatus, summary: string, error?: { code: string; message: string }): ProbeObservation =>
-    finishObservation(BLOB_CANARY_PROBE, target, startedAt, ctx.now, status, summary, observed, error);
+    finishObservation(BLOB_CANARY_PROBE, target, startedAt, ctx.now, status, summary, observed, error, options.resourceId);
 
   let agent: Agent | undefined;
   let access: ContainerAccess;

@@ -23,7 +23,10 @@ export class ProbeTimeoutError extends Error {
  */
 export async function withDeadline<T>(ctx: ProbeContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onOuterAbort = (): void => ac.abort(ctx.signal?.reason ?? new Error('probe aborted by caller'));
+  const onOuterAbort = (): void => {
+    const reason = Object.assign(new Error('probe aborted by caller'), { name: 'AbortError' });
+    ac.abort(reason);
+  };
   if (ctx.signal?.aborted) onOuterAbort();
   else ctx.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;

@@ -33,7 +33,10 @@ export const KEYVAULT_CRYPTO_PROBE = 'keyvault-crypto';
 export const WRAP_ALGORITHMS = ['RSA-OAEP', 'RSA-OAEP-256'] as const;
 export type WrapAlgorithm = (typeof WRAP_ALGORITHMS)[number];
 
-export interface KeyvaultCryptoOptions {
+/** Options of the keyvault-crypto probe (a type alias, so it is assignable to `ProbeDefinition<Record<string, unknown>>`). */
+export type KeyvaultCryptoOptions = {
+  /** Azure resource id of the target (the scan passes it), tying the observation to configuration checks. */
+  resourceId?: string;
   /** Default RSA-OAEP-256. */
   algorithm?: WrapAlgorithm;
   /** PEM file of an extra CA to trust (private CA, TLS-inspecting proxy, loopback test vault). */
@@ -49,7 +52,7 @@ export interface KeyvaultCryptoOptions {
   serviceVersion?: string;
   /** Source of the random test value (tests inject a fixed one; default node:crypto). */
   randomBytes?: (n: number) => Uint8Array;
-}
+};
 
 /** One wrap/unwrap round trip as recorded (digests and outcomes only). */
 export interface RoundTrip {
@@ -116,7 +119,7 @@ export async function runKeyvaultCrypto(target: string, options: KeyvaultCryptoO
   const attempted: string[] = [];
   const observed: Record<string, unknown> = { algorithm, attempted };
   const done = (status: ProbeStatus, summary: string, error?: { code: string; message: string }): ProbeObservation =>
-    finishObservation(KEYVAULT_CRYPTO_PROBE, target, startedAt, ctx.now, status, summary, observed, error);
+    finishObservation(KEYVAULT_CRYPTO_PROBE, target, startedAt, ctx.now, status, summary, observed, error, options.resourceId);
 
   let kt: KeyTarget;
   try {
@@ -164,7 +167,8 @@ export async function runKeyvaultCrypto(target: string, options: KeyvaultCryptoO
       observed.versions = {
         total: versions.length,
         enabled: versions.filter((v) => v.enabled === true).length,
-        list: versions.map((v) => ({ version: v.version, enabled: v.enabled, createdOn: iso(v.createdOn) })),
+        // The newest 25 are enough to read the rotation history; a key can hold thousands of versions.
+        list: versions.slice(0, 25).map((v) => ({ version: v.version, enabled: v.enabled, createdOn: iso(v.createdOn) })),
       };
 
       const roundTrip = async (key: KeyVaultKey, label: string): Promise<RoundTrip> => {

@@ -42,7 +42,10 @@ export interface PostgresDrillTarget {
   port: number;
 }
 
-export interface RotationDrillOptions {
+/** Options of the rotation-drill probe (a type alias, so it is assignable to `ProbeDefinition<Record<string, unknown>>`). */
+export type RotationDrillOptions = {
+  /** Azure resource id of the target (the scan passes it), tying the observation to configuration checks. */
+  resourceId?: string;
   /** Blob container URL for the canary blob (required). */
   container: string;
   /** Environment variable holding the storage connection string (default: the Entra credential). */
@@ -66,7 +69,7 @@ export interface RotationDrillOptions {
   serviceVersion?: string;
   /** Canary name suffix source (tests). */
   randomSuffix?: () => string;
-}
+};
 
 /** One timeline entry. */
 export interface DrillStep {
@@ -98,7 +101,7 @@ export async function runRotationDrill(target: string, options: RotationDrillOpt
   const attempted: string[] = [];
   const observed: Record<string, unknown> = { timeline, attempted };
   const done = (status: ProbeStatus, summary: string, error?: { code: string; message: string }): ProbeObservation =>
-    finishObservation(ROTATION_DRILL_PROBE, target, startedAt, ctx.now, status, summary, observed, error);
+    finishObservation(ROTATION_DRILL_PROBE, target, startedAt, ctx.now, status, summary, observed, error, options.resourceId);
   const record = (step: string, ok: boolean, detail?: Record<string, unknown>): void => {
     timeline.push({ at: ctx.now().toISOString(), step, ok, ...(detail ? { detail } : {}) });
   };

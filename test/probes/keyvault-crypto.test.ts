@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { UsageError } from '../../src/errors.js';
@@ -37,7 +37,8 @@ describe('keyvault-crypto probe against the loopback Key Vault server', () => {
   it('is compliant when both the current and the previous version round-trip, after the 401 challenge', async () => {
     const cred = fakeCredential('token-for-compliant');
     const before = kv.requests.length;
-    const obs = await runKeyvaultCrypto(kv.keyId('rotated'), opts(), ctxFor({ credential: cred }));
+    const resourceId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v/keys/rotated';
+    const obs = await runKeyvaultCrypto(kv.keyId('rotated'), { ...opts(), resourceId }, ctxFor({ credential: cred }));
     assert.equal(obs.status, 'compliant', obs.summary);
     const [v1, v2] = kv.versions('rotated');
     const cur = obs.observed.current as Record<string, unknown>;
@@ -65,8 +66,11 @@ describe('keyvault-crypto probe against the loopback Key Vault server', () => {
     // Both unwraps really ran in the vault with the version the probe reports.
     const unwraps = mine.filter((r) => r.op === 'unwrapKey' && r.status === 200).map((r) => r.path);
     assert.deepEqual(unwraps.sort(), [`/keys/rotated/${v1}/unwrapkey`, `/keys/rotated/${v2}/unwrapkey`].sort());
+    assert.equal(obs.resourceId, resourceId);
+    assert.equal(obs.startedAt, FIXED_NOW.toISOString());
     const doc = observationToDocument(obs);
     assert.equal(doc.document.type, 'engram.probe/keyvault-crypto');
+    assert.equal(doc.document.id, `${resourceId}/probes/keyvault-crypto`);
   });
 
   it('never writes the value, the wrapped bytes or the token into the observation', async () => {
@@ -183,6 +187,21 @@ describe('keyvault-crypto probe against the loopback Key Vault server', () => {
       assert.equal(obs.status, 'error');
       assert.equal(obs.error?.code, 'timeout');
       assert.match(obs.error?.message ?? '', /versions/);
+    } finally {
+      kv.intercept = undefined;
+    }
+  });
+
+  it('is an error (aborted) when the caller cancels', async () => {
+    const ac = new AbortController();
+    kv.intercept = (c) => {
+      if (c.op === 'GetKeyVersions') ac.abort();
+      return c.op === 'GetKeyVersions' ? 'hang' : undefined;
+    };
+    try {
+      const obs = await runKeyvaultCrypto(kv.keyId('slow'), opts(), ctxFor({ signal: ac.signal }));
+      assert.equal(obs.status, 'error');
+      assert.equal(obs.error?.code, 'aborted');
     } finally {
       kv.intercept = undefined;
     }
