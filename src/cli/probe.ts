@@ -162,10 +162,10 @@ export function formatObservation(obs: ProbeObservation): string {
     const s = o.session as { pgStatSsl?: { version?: string; cipher?: string; bits?: number } | null } | undefined;
     const settings = (o.settings ?? {}) as Record<string, string | null>;
     const v = o.pgvector as { installedVersion?: string | null; availableVersion?: string | null; allowListed?: boolean | null } | undefined;
-    const p = o.plaintext as { result?: string; reason?: string } | undefined;
+    const p = o.nonTls as { result?: string; reason?: string } | undefined;
     if (s) {
       lines.push('', `  session: ${s.pgStatSsl?.version ?? 'no TLS'} ${s.pgStatSsl?.cipher ?? ''} ${s.pgStatSsl?.bits ? `${s.pgStatSsl.bits} bits` : ''}`.trimEnd());
-      for (const k of Object.keys(settings).sort()) lines.push(`  ${k}: ${settings[k] ?? '(not set on this server)'}`);
+      for (const k of Object.keys(settings).sort()) lines.push(`  ${k}: ${settings[k] === null ? '(not set on this server)' : settings[k] === '' ? '(empty: server default)' : settings[k]}`);
     }
     if (p) lines.push(`  non-TLS connection: ${p.result} (${p.reason})`);
     if (v) {

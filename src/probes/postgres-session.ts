@@ -298,7 +298,7 @@ export async function runPostgresSessionProbe(target: string, options: PostgresS
       plaintext = await tryPlaintext(hp.host, hp.port, options.user, database, left(), clients);
       if (timedOut) plaintext = { result: 'error', reason: `the non-TLS attempt did not finish within the ${ctx.timeoutMs} ms budget` };
     }
-    observed.plaintext = plaintext;
+    observed.nonTls = plaintext;
 
     const problems: string[] = [];
     if (plaintext.result === 'accepted') problems.push(`accepts sessions without TLS (${plaintext.reason})`);

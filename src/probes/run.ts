@@ -5,8 +5,8 @@
  */
 import { EngramError } from '../errors.js';
 import type { AzureDocument, CollectionError, EvidenceSet, Provenance } from '../model.js';
-import { getProbe, runProbeDefinition } from './registry.js';
-import { observationToDocument, type ProbeContext, type ProbeObservation } from './types.js';
+import { PROBES, runProbeDefinition } from './registry.js';
+import { observationToDocument, type ProbeContext, type ProbeDefinition, type ProbeObservation } from './types.js';
 
 /** `none`: no probes; `safe`: read-only probes; `all`: also the probes that write (blob-canary, rotation-drill). */
 export type ProbeLevel = 'none' | 'safe' | 'all';
@@ -105,6 +105,8 @@ export interface RunProbesParams {
   targetOptions?: ProbeTargetOptions;
   /** How many probes run at once (default 4). */
   concurrency?: number;
+  /** The probe definitions to use (default: the registry's `PROBES`). */
+  probes?: readonly ProbeDefinition[];
 }
 
 /**
@@ -117,6 +119,8 @@ export async function runProbes(params: RunProbesParams): Promise<ProbeRunOutput
   const { level, ctx } = params;
   const out: ProbeRunOutput = { documents: [], provenance: [], errors: [] };
   if (level === 'none') return out;
+  const registry = (params.probes ?? PROBES) as readonly ProbeDefinition[];
+  const getProbe = (name: string): ProbeDefinition | undefined => registry.find((p) => p.name === name);
   const targets = (params.targets ?? probeTargetsFromEvidence(params.evidence, params.targetOptions)).filter((t) => {
     const def = getProbe(t.probe);
     return def !== undefined && (level === 'all' || !def.writes);
