@@ -54,15 +54,25 @@ export async function queryPgvector(client: Queryable): Promise<PgvectorFacts> {
   };
 }
 
-/** Reads server settings that may not exist (Azure-only ones): null when the server does not know the name. */
-export async function querySettings(client: Queryable, names: string[]): Promise<Record<string, string | null>> {
-  const out: Record<string, string | null> = {};
+/**
+ * Reads server settings that may not exist (Azure-only ones): null when the server does not know the name. A setting
+ * the role may not read (42501: ssl_* need pg_read_all_settings) is null too and listed in `unreadable`.
+ */
+export async function querySettings(client: Queryable, names: string[]): Promise<{ values: Record<string, string | null>; unreadable: string[] }> {
+  const values: Record<string, string | null> = {};
+  const unreadable: string[] = [];
   for (const name of names) {
-    // current_setting(name, true) returns null for an unknown name instead of aborting the session like SHOW does.
-    const r = await client.query<{ v: string | null }>('select current_setting($1, true) as v', [name]);
-    out[name] = r.rows[0]?.v ?? null;
+    try {
+      // current_setting(name, true) returns null for an unknown name instead of failing like SHOW does.
+      const r = await client.query<{ v: string | null }>('select current_setting($1, true) as v', [name]);
+      values[name] = r.rows[0]?.v ?? null;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501') throw err;
+      values[name] = null;
+      unreadable.push(name);
+    }
   }
-  return out;
+  return { values, unreadable };
 }
 
 /** True when `azure.extensions` (a comma-separated list, any case) allows `name`; null when the setting is absent. */
@@ -284,8 +294,10 @@ export async function runPostgresSessionProbe(target: string, options: PostgresS
     const row = ssl.rows[0];
     session.pgStatSsl = row ? { ssl: row.ssl, version: row.version, cipher: row.cipher, bits: row.bits } : null;
     observed.session = session;
-    const settings = await querySettings(client, ['ssl', 'ssl_min_protocol_version', 'ssl_max_protocol_version', 'require_secure_transport', 'azure.extensions']);
+    const read = await querySettings(client, ['ssl', 'ssl_min_protocol_version', 'ssl_max_protocol_version', 'require_secure_transport', 'azure.extensions']);
+    const settings = read.values;
     observed.settings = settings;
+    if (read.unreadable.length) observed.unreadableSettings = read.unreadable;
     const vector = await queryPgvector(client);
     observed.pgvector = { ...vector, allowListed: isAllowListed(settings['azure.extensions'], 'vector') };
     kill(client);
@@ -313,6 +325,10 @@ export async function runPostgresSessionProbe(target: string, options: PostgresS
     observed.problems = problems;
     const facts = `session ${sessVersion ?? 'without TLS'}${row?.cipher ? ` ${row.cipher}` : ''}, ssl_min_protocol_version ${minSetting ?? 'unknown'}, pgvector ${vector.installedVersion ?? 'not installed'}`;
     if (problems.length) return finish('non_compliant', `${target} ${problems.join('; ')} (${facts}).`);
+    if (read.unreadable.includes('ssl_min_protocol_version')) {
+      const msg = `${options.user} may not read ssl_min_protocol_version on ${target} (42501); grant it pg_read_all_settings (on Azure: a member of azure_pg_admin) and run again`;
+      return finish('error', msg, { code: 'E_PROBE_INCOMPLETE', message: msg });
+    }
     if (plaintext.result === 'error') {
       const msg = `could not tell whether ${target} refuses sessions without TLS: ${plaintext.reason}`;
       return finish('error', msg, { code: 'E_PROBE_INCONCLUSIVE', message: msg });
