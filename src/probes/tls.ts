@@ -639,10 +639,21 @@ function certificateFacts(
   };
 }
 
-async function resolveAddress(host: string): Promise<string> {
+/** Resolves `host` once for all attempts; gives up at `timeoutMs` (getaddrinfo itself cannot be cancelled). */
+async function resolveAddress(host: string, timeoutMs: number): Promise<string> {
   if (net.isIP(host)) return host;
-  const r = await lookup(host);
-  return r.address;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const r = await Promise.race([
+      lookup(host),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`DNS lookup timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      }),
+    ]);
+    return r.address;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs the tls probe. Never throws for network conditions: they become `error` observations. */
@@ -691,7 +702,7 @@ export async function runTlsProbe(target: string, options: TlsProbeOptions, ctx:
   try {
     let address: string;
     try {
-      address = await resolveAddress(hp.host);
+      address = await resolveAddress(hp.host, ctx.timeoutMs);
     } catch (err) {
       const msg = `could not resolve ${hp.host} (${errText(err)}); tried: DNS lookup before ${what}`;
       return finish('error', msg, { code: 'E_PROBE_DNS', message: msg });

@@ -213,6 +213,13 @@ describe('tls probe against Node TLS servers', () => {
     assert.match(obs.error!.message, /tried: TCP 127\.0\.0\.1:\d+, then TLS handshakes pinned to TLSv1, TLSv1\.1, TLSv1\.2, TLSv1\.3/);
   });
 
+  it('a name that does not resolve: error that says what was tried', async () => {
+    const obs = await runTlsProbe('no-such-host.invalid:443', {}, ctx(3000));
+    assert.equal(obs.status, 'error');
+    assert.equal(obs.error?.code, 'E_PROBE_DNS');
+    assert.match(obs.error!.message, /could not resolve no-such-host\.invalid .*tried: DNS lookup before TCP no-such-host\.invalid:443/);
+  });
+
   it('a server that accepts TCP and never answers ends in error within the budget and leaves no socket open', async () => {
     const obs = await run(silent.port, {}, 800);
     assert.equal(obs.status, 'error');
