@@ -50,7 +50,7 @@ function hostOf(url: string): string | undefined {
  *   (and `postgres-session` when `options.postgres` says how to log in);
  * - storage accounts: `tls` in http mode on `properties.primaryEndpoints.blob` (and `blob-canary` when a container is
  *   configured);
- * - vaults: `tls` on the host of `properties.vaultUri`;
+ * - vaults: `tls` in http mode on `properties.vaultUri` (an anonymous list-keys request per version);
  * - keys (`Microsoft.KeyVault/vaults/keys`): `keyvault-crypto` and `rotation-drill` on `properties.keyUri`, with the
  *   key's tags so the drill can refuse production.
  * Sorted by probe, then target, so runs are reproducible.
@@ -75,9 +75,11 @@ export function probeTargetsFromEvidence(evidence: EvidenceSet, options: ProbeTa
         out.push({ probe: 'blob-canary', target: blob, resourceId: doc.id, options: { container: options.blobCanaryContainer, tags } });
       }
     } else if (type === 'microsoft.keyvault/vaults') {
-      const host = hostOf(str(props.vaultUri) ?? '');
-      if (!host) continue;
-      out.push({ probe: 'tls', target: host.includes(':') ? host : `${host}:443`, resourceId: doc.id, options: {} });
+      const vaultUri = str(props.vaultUri);
+      if (!vaultUri || !hostOf(vaultUri)) continue;
+      // http mode: whether the vault refuses old TLS in the handshake or at the HTTP layer, both read as refused. An
+      // anonymous list-keys call is answered 401 (the bearer challenge) when the request is served.
+      out.push({ probe: 'tls', target: vaultUri, resourceId: doc.id, options: { http: true, path: '/keys?api-version=7.5' } });
     } else if (type === 'microsoft.keyvault/vaults/keys') {
       const keyUri = str(props.keyUri);
       if (!keyUri) continue;

@@ -36,8 +36,8 @@ describe('probe targets from evidence', () => {
         ['keyvault-crypto', 'https://v1.vault.azure.net/keys/k1', { tags: { environment: 'dev' } }],
         ['rotation-drill', 'https://v1.vault.azure.net/keys/k1', { tags: { environment: 'dev' } }],
         ['tls', 'exampleserver.postgres.database.azure.com:5432', { starttls: 'postgres' }],
+        ['tls', 'https://sample-vault.vault.azure.net', { http: true, path: '/keys?api-version=7.5' }],
         ['tls', 'https://sto8596.blob.core.windows.net/', { http: true }],
-        ['tls', 'sample-vault.vault.azure.net:443', {}],
       ],
     );
     assert.equal(targets[2].resourceId, docs[0].id);

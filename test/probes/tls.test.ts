@@ -39,6 +39,7 @@ describe('tls probe against Node TLS servers', () => {
   let only13: RunningServer; // TLSv1.3 only
   let httpsFloor: RunningServer;
   let httpsLax: RunningServer;
+  let httpsAll400: RunningServer;
   let silent: RunningServer;
   let noTls: RunningServer;
   let refusedPort: number;
@@ -48,19 +49,20 @@ describe('tls probe against Node TLS servers', () => {
   before(async () => {
     certs = makeCertificates();
     const tlsOpts = { certPem: certs.certPem, keyPem: certs.keyPem };
-    [legacy, modern, only13, httpsFloor, httpsLax, silent, noTls, refusedPort] = await Promise.all([
+    [legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, silent, noTls, refusedPort] = await Promise.all([
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1.2' }),
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1.3' }),
       startHttpsFloorServer(tlsOpts),
       startHttpsFloorServer({ ...tlsOpts, answerOldWith: 200 }),
+      startHttpsFloorServer({ ...tlsOpts, answerModernWith: 400 }),
       startSilentServer(),
       startNoTlsPostgresLike(),
       closedPort(),
     ]);
   });
   after(async () => {
-    await Promise.all([legacy, modern, only13, httpsFloor, httpsLax, silent, noTls].filter(Boolean).map((s) => s.close()));
+    await Promise.all([legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, silent, noTls].filter(Boolean).map((s) => s.close()));
     certs?.cleanup();
   });
 
@@ -196,6 +198,13 @@ describe('tls probe against Node TLS servers', () => {
     assert.equal(obs.status, 'non_compliant');
     assert.equal(attempt(obs, 'TLSv1').http?.status, 200);
     assert.equal(attempt(obs, 'TLSv1').result, 'accepted');
+  });
+
+  it('http mode: an endpoint that answers 400 over every version proves nothing and is an error, not compliant', async () => {
+    const obs = await run(httpsAll400.port, { http: true });
+    assert.equal(obs.status, 'error');
+    assert.equal(obs.error?.code, 'E_PROBE_NO_ACCEPTED_VERSION');
+    assert.deepEqual(obs.observed.refusedVersions, ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
   });
 
   it('observes a PostgreSQL-style server that answers N to the SSLRequest as not offering TLS', async () => {

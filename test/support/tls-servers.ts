@@ -59,7 +59,7 @@ export function startTlsServer(opts: { certPem: string; keyPem: string; minVersi
  * An HTTPS server that completes handshakes from TLS 1.0 up but answers 400 to any request over TLS < 1.2, like Azure
  * Storage with minimumTlsVersion TLS1_2.
  */
-export function startHttpsFloorServer(opts: { certPem: string; keyPem: string; answerOldWith?: number }): Promise<RunningServer> {
+export function startHttpsFloorServer(opts: { certPem: string; keyPem: string; answerOldWith?: number; answerModernWith?: number }): Promise<RunningServer> {
   const server = https.createServer(
     { cert: opts.certPem, key: opts.keyPem, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' },
     (req, res) => {
@@ -69,7 +69,7 @@ export function startHttpsFloorServer(opts: { certPem: string; keyPem: string; a
         res.end('<Error><Code>TlsVersionNotPermitted</Code><Message>The TLS version of the connection is not permitted on this storage account.</Message></Error>');
         return;
       }
-      res.writeHead(403, { 'x-ms-error-code': 'AuthenticationFailed' });
+      res.writeHead(opts.answerModernWith ?? 403, { 'x-ms-error-code': 'AuthenticationFailed' });
       res.end('<Error><Code>AuthenticationFailed</Code></Error>');
     },
   );
