@@ -219,6 +219,8 @@ function tap(raw: net.Socket, wire: WireRecord): Duplex {
       cb(err);
     },
   });
+  // The TLS socket reports the failure; a second error event must not go unhandled and take the process down.
+  duplex.on('error', () => undefined);
   raw.on('data', (d: Buffer) => {
     if (wire.receivedBytes < WIRE_CAP) {
       received.push(d);
@@ -464,6 +466,7 @@ export function tryTlsVersion(s: AttemptSettings): Promise<AttemptOutcome> {
     const offeredYet = (): boolean => wire.sentBytes > 0;
 
     raw = s.jar.add(net.connect({ host: s.address, port: s.port }));
+    raw.on('error', () => undefined);
     raw.once('error', (err) => {
       if (stage === 'tcp connect' || stage === 'postgres SSLRequest') {
         finish({
@@ -557,6 +560,7 @@ export function tryTlsVersion(s: AttemptSettings): Promise<AttemptOutcome> {
         });
         req.end();
       });
+      sock.on('error', () => undefined);
       sock.once('error', (err) => judge(err));
       sock.once('close', () => judge(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })));
     };
@@ -797,10 +801,8 @@ export async function runTlsProbe(target: string, options: TlsProbeOptions, ctx:
     const cipherText = Object.entries(ciphers)
       .map(([v, c]) => `${v} ${c}`)
       .join(', ');
-    return finish(
-      'compliant',
-      `${target} refuses ${list(belowFloor.map((a) => a.version))} and accepts ${list(accepted)}${cipherText ? ` (${cipherText})` : ''}.`,
-    );
+    const refusedText = belowFloor.length ? `refuses ${list(belowFloor.map((a) => a.version))} and ` : '';
+    return finish('compliant', `${target} ${refusedText}accepts ${list(accepted)}${cipherText ? ` (${cipherText})` : ''}.`);
   } finally {
     clearTimeout(overall);
     ctx.signal?.removeEventListener('abort', onAbort);

@@ -18,6 +18,7 @@ import {
   opensslAccepts,
   startHttpsFloorServer,
   startNoTlsPostgresLike,
+  startPlaintextHttpServer,
   startSilentServer,
   startTlsServer,
   type RunningServer,
@@ -40,6 +41,7 @@ describe('tls probe against Node TLS servers', () => {
   let httpsFloor: RunningServer;
   let httpsLax: RunningServer;
   let httpsAll400: RunningServer;
+  let plaintext: RunningServer;
   let silent: RunningServer;
   let noTls: RunningServer;
   let refusedPort: number;
@@ -49,20 +51,21 @@ describe('tls probe against Node TLS servers', () => {
   before(async () => {
     certs = makeCertificates();
     const tlsOpts = { certPem: certs.certPem, keyPem: certs.keyPem };
-    [legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, silent, noTls, refusedPort] = await Promise.all([
+    [legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, plaintext, silent, noTls, refusedPort] = await Promise.all([
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1.2' }),
       startTlsServer({ ...tlsOpts, minVersion: 'TLSv1.3' }),
       startHttpsFloorServer(tlsOpts),
       startHttpsFloorServer({ ...tlsOpts, answerOldWith: 200 }),
       startHttpsFloorServer({ ...tlsOpts, answerModernWith: 400 }),
+      startPlaintextHttpServer(),
       startSilentServer(),
       startNoTlsPostgresLike(),
       closedPort(),
     ]);
   });
   after(async () => {
-    await Promise.all([legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, silent, noTls].filter(Boolean).map((s) => s.close()));
+    await Promise.all([legacy, modern, only13, httpsFloor, httpsLax, httpsAll400, plaintext, silent, noTls].filter(Boolean).map((s) => s.close()));
     certs?.cleanup();
   });
 
@@ -212,6 +215,13 @@ describe('tls probe against Node TLS servers', () => {
     assert.equal(obs.status, 'non_compliant');
     assert.equal(obs.observed.starttlsReply, 'N');
     assert.equal(obs.observed.tlsOffered, false);
+  });
+
+  it('a port that answers in clear text is an error: no refusal was observed', async () => {
+    const obs = await run(plaintext.port);
+    assert.equal(obs.status, 'error');
+    assert.deepEqual(obs.observed.unknownVersions, ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+    assert.match(attempt(obs, 'TLSv1').reason, /sent something that is not TLS/);
   });
 
   it('refused connection: error that says what was tried', async () => {

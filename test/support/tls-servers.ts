@@ -87,6 +87,15 @@ export function startSilentServer(): Promise<RunningServer> {
   return listen(server);
 }
 
+/** A plaintext HTTP server: answers anything with an HTTP 400 in clear text, as a TLS port mistaken for HTTP would. */
+export function startPlaintextHttpServer(): Promise<RunningServer> {
+  const server = net.createServer((s) => {
+    s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+    s.on('error', () => undefined);
+  });
+  return listen(server);
+}
+
 /** Answers PostgreSQL's SSLRequest with N (a server without TLS), then closes. */
 export function startNoTlsPostgresLike(): Promise<RunningServer> {
   const server = net.createServer((s) => {
