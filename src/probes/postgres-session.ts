@@ -87,7 +87,8 @@ export function isAllowListed(azureExtensions: string | null, name: string): boo
 
 function msgOf(err: unknown): string {
   const e = err as { message?: string; code?: string } | undefined;
-  const m = e?.message ?? String(err);
+  // Credential chains report one line per credential; an observation's message stays on one line.
+  const m = (e?.message ?? String(err)).replace(/\s*\n\s*/g, ' ').trim();
   return redactString(e?.code && !m.includes(e.code) ? `${m} (${e.code})` : m);
 }
 
@@ -186,13 +187,18 @@ export async function tryPlaintext(
   }
 }
 
-async function entraToken(ctx: ProbeContext): Promise<string> {
+async function entraToken(ctx: ProbeContext, signal: AbortSignal): Promise<string> {
   let credential: TokenCredential | undefined = ctx.credential;
   if (!credential) {
     const identity = await import('@azure/identity');
     credential = new identity.DefaultAzureCredential();
   }
-  const token = await credential.getToken(ENTRA_POSTGRES_SCOPE, { abortSignal: ctx.signal });
+  // Some credentials in the chain (managed identity, CLI) ignore the signal for a while: the race keeps the deadline.
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(new Error('timed out before a token arrived'));
+    signal.addEventListener('abort', () => reject(new Error('timed out before a token arrived')), { once: true });
+  });
+  const token = await Promise.race([credential.getToken(ENTRA_POSTGRES_SCOPE, { abortSignal: signal }), aborted]);
   if (!token?.token) throw new Error('the credential returned no token');
   return token.token;
 }
@@ -231,11 +237,13 @@ export async function runPostgresSessionProbe(target: string, options: PostgresS
 
   const clients = new Set<pg.Client>();
   let timedOut = false;
+  const local = new AbortController();
   const killAll = (): void => {
     for (const c of clients) kill(c);
   };
   const onAbort = (): void => {
     timedOut = true;
+    local.abort();
     killAll();
   };
   const overall = setTimeout(onAbort, ctx.timeoutMs);
@@ -253,7 +261,7 @@ export async function runPostgresSessionProbe(target: string, options: PostgresS
       }
     } else if (options.entra) {
       try {
-        password = await entraToken(ctx);
+        password = await entraToken(ctx, local.signal);
       } catch (err) {
         const msg = `could not get a Microsoft Entra token (scope ${ENTRA_POSTGRES_SCOPE}): ${msgOf(err)}; tried: DefaultAzureCredential before connecting to ${target}`;
         return finish('error', msg, { code: 'E_PROBE_CREDENTIAL', message: msg });

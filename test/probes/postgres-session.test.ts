@@ -139,6 +139,11 @@ describe('tls and postgres-session probes against real PostgreSQL 15 (strict and
     assert.equal(err.status, 'error');
     assert.equal(err.error?.code, 'E_PROBE_CREDENTIAL');
     assert.match(err.error!.message, /no credential in this environment/);
+    const stuck: TokenCredential = { getToken: () => new Promise<AccessToken>(() => undefined) };
+    const late = await session(strict, { user: 'auditor@example.com', entra: true }, ctx({ credential: stuck, timeoutMs: 300 }));
+    assert.equal(late.status, 'error');
+    assert.equal(late.error?.code, 'E_PROBE_CREDENTIAL');
+    assert.match(late.error!.message, /timed out before a token arrived/);
   });
 
   it('wrong password: error naming what was tried, without the password', async () => {
