@@ -133,7 +133,16 @@ export interface Parameter {
 /** A document in an example: a literal Azure document, or a copy of a control-level fixture with changes. */
 export type ExampleDocument =
   | AzureDocument
-  | { fixture: string; id?: string; name?: string; tags?: Record<string, string>; set?: Record<string, unknown>; unset?: string[] };
+  | {
+      fixture: string;
+      id?: string;
+      name?: string;
+      /** Replace id segments (and the name) case-insensitively, e.g. `{ pg-ok: pg-bad }` to move a child under another parent. */
+      rename?: Record<string, string>;
+      tags?: Record<string, string>;
+      set?: Record<string, unknown>;
+      unset?: string[];
+    };
 
 export interface Example {
   description?: string;

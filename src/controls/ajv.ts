@@ -1,0 +1,30 @@
+/**
+ * The one ajv instance (JSON Schema draft 2020-12, with formats) every module validates with, and the compiled control
+ * schema. Sharing one instance keeps schema ids unique and compilation cached.
+ */
+import { readFileSync } from 'node:fs';
+import _Ajv2020 from 'ajv/dist/2020.js';
+import _addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { packagePath } from '../util/paths.js';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
+const Ajv2020 = ((_Ajv2020 as unknown as { default?: unknown }).default ?? _Ajv2020) as typeof _Ajv2020.default;
+const addFormats = ((_addFormats as unknown as { default?: unknown }).default ?? _addFormats) as typeof _addFormats.default;
+
+/** The shared ajv instance: draft 2020-12, all errors collected, formats enabled, strict off (schemas carry docs keywords). */
+export const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+addFormats(ajv);
+
+export type { ErrorObject, ValidateFunction };
+
+let controlValidator: ValidateFunction | undefined;
+
+/** The compiled validator for schemas/control.schema.json (compiled once). */
+export function validateControlSchema(): ValidateFunction {
+  if (!controlValidator) {
+    const schema = JSON.parse(readFileSync(packagePath('schemas', 'control.schema.json'), 'utf8')) as { $id: string };
+    controlValidator = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+  }
+  return controlValidator;
+}
