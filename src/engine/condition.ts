@@ -6,7 +6,7 @@
 import type { AzureDocument, Explanation } from '../model.js';
 import type { Condition, CountBody, LeafCondition, LookupBody, QuantifierBody, RelatedBody, Transform } from '../controls/types.js';
 import { DERIVED, durationDays } from './derived.js';
-import { docName, type DocumentIndex } from './documents.js';
+import { docName, normId, type DocumentIndex } from './documents.js';
 
 /** `true` satisfied, `false` not satisfied, `missing` could not be decided for lack of evidence. */
 export type Verdict = 'true' | 'false' | 'missing';
@@ -73,9 +73,12 @@ function combine(parts: Outcome[], kind: 'all' | 'any'): Outcome {
   let verdict: Verdict = other;
   if (parts.some((p) => p.verdict === decisive)) verdict = decisive;
   else if (parts.some((p) => p.verdict === 'missing')) verdict = 'missing';
+  // Keep only the branches that decided the verdict, so a result explains itself without the noise of a sibling
+  // branch (in `any`, the untaken alternatives of a branch that held).
+  const deciding = parts.filter((p) => p.verdict === verdict);
   return {
     verdict,
-    explanations: parts.flatMap((p) => p.explanations),
+    explanations: (deciding.length > 0 ? deciding : parts).flatMap((p) => p.explanations),
     missing: parts.flatMap((p) => p.missing),
   };
 }
@@ -161,7 +164,7 @@ function leaf(cond: LeafCondition, scope: Scope, ctx: EvalContext): Outcome {
     if (!fn) throw new Error(`unknown derived value "${cond.derived}"; known: ${Object.keys(DERIVED).join(', ')}`);
     const base = cond.path ? readPath(scope.value, cond.path, scope.root) : scope.value;
     actual = fn(base, scope.root);
-    label = `${cond.derived}(${join(scope.prefix, cond.path ?? '')})`.replace('()', '');
+    label = cond.path ? `${cond.derived}(${join(scope.prefix, cond.path)})` : scope.prefix ? `${cond.derived}(${scope.prefix})` : cond.derived;
   } else {
     if (typeof cond.path !== 'string') throw new Error('a leaf condition needs `path` or `derived`');
     actual = readPath(scope.value, cond.path, scope.root);
@@ -340,8 +343,9 @@ function related(body: RelatedBody, scope: Scope, ctx: EvalContext): Outcome {
     };
   }
   for (const d of docs) ctx.used.add(d.id);
-  const parts = docs.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: docName(d) }, ctx) : truthy()));
-  return decide(body.match ?? 'some', {}, parts, { documentId: scope.root.id, path: collectionId }, ctx);
+  const parts = docs.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: '' }, ctx) : truthy()));
+  const short = collectionId.slice(normId(scope.root.id).length + 1) + (body.name ? `/${body.name}` : '');
+  return decide(body.match ?? 'some', {}, parts, { documentId: scope.root.id, path: short }, ctx);
 }
 
 function transform(v: unknown, t: Transform | undefined): string | undefined {
@@ -386,8 +390,15 @@ function lookup(body: LookupBody, scope: Scope, ctx: EvalContext): Outcome {
     };
   }
   for (const d of found) ctx.used.add(d.id);
-  const found0: Explanation = { documentId: scope.root.id, path, operator: 'lookup', expected, actual: found.map((d) => d.id).join(', '), ok: true };
-  const parts = found.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: docName(d) }, ctx) : truthy()));
+  const found0: Explanation = {
+    documentId: scope.root.id,
+    path,
+    operator: 'lookup',
+    expected,
+    actual: `${JSON.stringify(fromRaw)} matches ${found.map((d) => docName(d)).join(', ')}`,
+    ok: true,
+  };
+  const parts = found.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: '' }, ctx) : truthy()));
   const out = decide('some', {}, parts, { documentId: scope.root.id, path }, ctx);
   return { ...out, explanations: [found0, ...out.explanations.slice(1)] };
 }

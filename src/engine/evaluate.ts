@@ -308,6 +308,8 @@ function show(v: unknown): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 
+const SUMMARY_OPS = new Set(['some', 'every', 'none', 'count', 'related']);
+
 const OP_TEXT: Record<string, string> = {
   equals: '=',
   not_equals: '!=',
@@ -326,8 +328,11 @@ function where(e: Explanation, doc: AzureDocument): string {
 }
 
 /** Human-readable expected/actual strings from explanations, deduplicated, in order. */
-function render(list: Explanation[], which: 'expected' | 'actual', doc: AzureDocument): string {
+function render(all: Explanation[], which: 'expected' | 'actual', doc: AzureDocument): string {
   const lines: string[] = [];
+  // Quantifier summaries only matter when no element-level explanation says more.
+  const leaves = all.filter((e) => !SUMMARY_OPS.has(e.operator.replace(/^not /, '')));
+  const list = leaves.length > 0 ? leaves : all;
   for (const e of list) {
     let text: string;
     if (which === 'expected') {
