@@ -345,7 +345,10 @@ function related(body: RelatedBody, scope: Scope, ctx: EvalContext): Outcome {
   for (const d of docs) ctx.used.add(d.id);
   const parts = docs.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: '' }, ctx) : truthy()));
   const short = collectionId.slice(normId(scope.root.id).length + 1) + (body.name ? `/${body.name}` : '');
-  return decide(body.match ?? 'some', {}, parts, { documentId: scope.root.id, path: short }, ctx);
+  const out = decide(body.match ?? 'some', {}, parts, { documentId: scope.root.id, path: short }, ctx);
+  // One named child (a server parameter): its own explanation says everything; the "1 element" summary is noise.
+  if (body.name !== undefined && docs.length === 1 && out.explanations.length > 1) out.explanations.shift();
+  return out;
 }
 
 function transform(v: unknown, t: Transform | undefined): string | undefined {

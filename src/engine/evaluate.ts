@@ -308,8 +308,6 @@ function show(v: unknown): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 
-const SUMMARY_OPS = new Set(['some', 'every', 'none', 'count', 'related']);
-
 const OP_TEXT: Record<string, string> = {
   equals: '=',
   not_equals: '!=',
@@ -330,20 +328,17 @@ function where(e: Explanation, doc: AzureDocument): string {
 /** Human-readable expected/actual strings from explanations, deduplicated, in order. */
 function render(all: Explanation[], which: 'expected' | 'actual', doc: AzureDocument): string {
   const lines: string[] = [];
-  // Quantifier summaries only matter when no element-level explanation says more.
-  const leaves = all.filter((e) => !SUMMARY_OPS.has(e.operator.replace(/^not /, '')));
-  const list = leaves.length > 0 ? leaves : all;
-  for (const e of list) {
+  for (const e of all) {
     let text: string;
     if (which === 'expected') {
       const op = e.operator.startsWith('not ') ? e.operator : OP_TEXT[e.operator] ?? e.operator;
       const value =
         e.operator.endsWith('exists') || e.operator.endsWith('absent') || e.operator.endsWith('empty')
           ? ''
-          : ` ${Array.isArray(e.expected) ? `[${e.expected.map((x) => String(x)).join(', ')}]` : typeof e.expected === 'string' && ['some', 'every', 'none', 'lookup', 'related'].includes(e.operator) ? e.expected : show(e.expected)}`;
+          : ` ${Array.isArray(e.expected) ? `[${e.expected.map((x) => String(x)).join(', ')}]` : typeof e.expected === 'string' && ['some', 'every', 'none', 'count', 'lookup', 'related'].includes(e.operator.replace(/^not /, '')) ? e.expected : show(e.expected)}`;
       text = `${where(e, doc)}${e.path} ${op}${value}`;
     } else {
-      text = `${where(e, doc)}${e.path} = ${e.defaulted ? `(absent; Azure default ${show(e.actual)})` : typeof e.actual === 'string' && ['some', 'every', 'none', 'lookup'].includes(e.operator) ? e.actual : show(e.actual)}`;
+      text = `${where(e, doc)}${e.path} = ${e.defaulted ? `(absent; Azure default ${show(e.actual)})` : typeof e.actual === 'string' && ['some', 'every', 'none', 'count', 'lookup'].includes(e.operator.replace(/^not /, '')) ? e.actual : show(e.actual)}`;
     }
     if (!lines.includes(text)) lines.push(text);
   }
