@@ -203,6 +203,24 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
     }
   }
 
+  // A failure to list this check's targets under one parent (the keys of a vault) leaves no target to carry it.
+  for (const err of errors) {
+    if (err.resourceId === undefined || err.resourceType === undefined || err.resourceType.toLowerCase() !== type) continue;
+    const parent = normId(err.resourceId);
+    if (targets.some((d) => normId(d.id) === parent || normId(d.id).startsWith(`${parent}/`))) continue;
+    out.push({
+      ...base(undefined),
+      resourceId: err.resourceId,
+      resourceType: type,
+      resourceName: err.resourceId.split('/').pop() ?? err.resourceId,
+      status: 'error',
+      message: `Could not evaluate ${check.id} for the ${type} of ${err.resourceId}: collection failed (${err.collector}: ${err.code}: ${err.message}).`,
+      expected: `${type} under ${err.resourceId} collected`,
+      actual: `collection error ${err.code}`,
+      evidence: [],
+    });
+  }
+
   const envList = check.applicability?.environments?.map((e) => e.toLowerCase());
   for (const doc of targets) {
     const env = environmentOf(doc, tag);

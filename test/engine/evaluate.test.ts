@@ -104,6 +104,18 @@ describe('evaluate', () => {
     assert.equal(results.find((r) => r.resourceName === 'ok')?.status, 'pass');
   });
 
+  it('a failure to list the keys of a vault is an error result for the key check, not silence', () => {
+    const vault = `${SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1`;
+    const keyCheck = check({ id: 'rotation', resource_type: 'microsoft.keyvault/vaults/keys', condition: { derived: 'key_rotation_days', op: 'lte', value: 90 } });
+    const err: CollectionError = { collector: 'keyvault.keys', scope: SUB, resourceId: vault, resourceType: 'Microsoft.KeyVault/vaults/keys', code: 'Forbidden', message: 'listing keys was denied' };
+    const { controls, results } = evaluate(ev([st('ok')], [err]), [control([check(), keyCheck])], { now });
+    const r = results.find((x) => x.check === 'rotation');
+    assert.equal(r?.status, 'error');
+    assert.equal(r?.resourceId, vault);
+    assert.match(r?.message ?? '', /listing keys was denied/);
+    assert.equal(controls[0]?.status, 'error');
+  });
+
   it('a condition that throws is error for that resource only', () => {
     const throwing = check({ condition: { path: 'properties.minimumTlsVersion', op: 'gte', value: { param: 'undeclared' } } });
     const { controls, results } = evaluate(ev([st('a'), st('b')]), [control([throwing])], { now });
