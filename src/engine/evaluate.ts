@@ -7,6 +7,7 @@ import type { AzureDocument, CollectionError, ControlSummary, EvidenceSet, Expla
 import { SEVERITIES, emptyCounts } from '../model.js';
 import type { Check, Condition, Control, Environment, Parameter } from '../controls/types.js';
 import { ENVIRONMENTS } from '../controls/types.js';
+import { redactString, redactValue } from '../evidence/redact.js';
 import { evaluateCondition, type EvalContext } from './condition.js';
 import { DocumentIndex, docName, docType, normId } from './documents.js';
 
@@ -45,7 +46,7 @@ export function evaluate(evidence: EvidenceSet, controls: Control[], options: Ev
     control.checks.forEach((check) => {
       const out = evaluateCheck(control, check, index, evidence.errors ?? [], tag);
       out.sort((a, b) => cmp(normId(a.resourceId), normId(b.resourceId)) || cmp(a.status, b.status));
-      results.push(...out);
+      results.push(...out.map(scrub));
     });
     // A failure that concerns a whole scope (a subscription that could not be listed) may hide any resource.
     for (const err of evidence.errors ?? []) {
@@ -59,6 +60,18 @@ export function evaluate(evidence: EvidenceSet, controls: Control[], options: Ev
     all.push(...results);
   }
   return { controls: summaries, results: all };
+}
+
+/**
+ * Names, tags and property values are hostile text: a connection string pasted into a tag must not reach a report
+ * through a message. Evidence is redacted when collected; this is the engine's own guard on what it writes.
+ */
+function scrub(r: Result): Result {
+  const out: Result = { ...r, message: redactString(r.message), actual: redactString(r.actual) };
+  if (r.environment !== undefined) out.environment = redactString(r.environment);
+  // Only `actual` carries document content; paths, operators and expected values come from the control file.
+  if (r.explanation) out.explanation = r.explanation.map((e) => (e.actual === undefined || typeof e.actual === 'number' || typeof e.actual === 'boolean' ? e : { ...e, actual: redactValue(e.actual).value }));
+  return out;
 }
 
 function cmp(a: string, b: string): number {

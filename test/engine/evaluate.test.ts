@@ -147,6 +147,15 @@ describe('evaluate', () => {
     assert.equal(custom.results[0]?.status, 'not_applicable');
   });
 
+  it('never copies a secret from a tag or property into a message, expected/actual or explanation', () => {
+    const secret = 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0';
+    const prodOnly = check({ applicability: { environments: ['prod'] }, condition: { path: 'properties.note', op: 'equals', value: 'x' } });
+    const { results } = evaluate(ev([st('leaky', { note: secret }, { environment: secret })]), [control([prodOnly])], { now });
+    const text = JSON.stringify(results);
+    assert.doesNotMatch(text, /c2VjcmV0c2VjcmV0c2VjcmV0/);
+    assert.match(results[0]?.actual ?? '', /\[REDACTED\]/);
+  });
+
   it('all results not applicable make the control not_applicable', () => {
     const prodOnly = check({ applicability: { environments: ['prod'] } });
     assert.equal(evaluate(ev([st('d', {}, { environment: 'dev' })]), [control([prodOnly])], { now }).controls[0]?.status, 'not_applicable');
