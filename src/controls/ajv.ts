@@ -3,6 +3,7 @@
  * schema. Sharing one instance keeps schema ids unique and compilation cached.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import _Ajv2020 from 'ajv/dist/2020.js';
 import _addFormats from 'ajv-formats';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -12,9 +13,11 @@ import { packagePath } from '../util/paths.js';
 const Ajv2020 = ((_Ajv2020 as unknown as { default?: unknown }).default ?? _Ajv2020) as typeof _Ajv2020.default;
 const addFormats = ((_addFormats as unknown as { default?: unknown }).default ?? _addFormats) as typeof _addFormats.default;
 
-/** The shared ajv instance: draft 2020-12, all errors collected, formats enabled, strict off (schemas carry docs keywords). */
+/** The shared ajv instance: draft 2020-12 (draft-07 schemas accepted too), all errors, formats, strict off (schemas carry docs keywords). */
 export const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
 addFormats(ajv);
+// Draft-07 schemas (OSCAL 1.1.3, most third-party schemas) validate on the same instance once its meta-schema is known.
+ajv.addMetaSchema(createRequire(import.meta.url)('ajv/dist/refs/json-schema-draft-07.json') as object);
 
 export type { ErrorObject, ValidateFunction };
 

@@ -146,8 +146,11 @@ describe('loadCatalog and selectControls', () => {
     assert.match(text, /re-perform: GET https:\/\/management\.azure\.com\{resource\.id\}\?api-version=2025-08-01/);
   });
 
-  it('exports one shared ajv instance that knows the control schema', async () => {
+  it('exports one shared ajv instance that knows the control schema and accepts draft-07 schemas (OSCAL)', async () => {
     await loadCatalog();
     assert.ok(ajv.getSchema('https://engram-audit.dev/schemas/control.schema.json'));
+    const validate = ajv.compile({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', required: ['a'], definitions: { x: { type: 'string' } } });
+    assert.equal(validate({ a: 1 }), true);
+    assert.equal(validate({}), false);
   });
 });
