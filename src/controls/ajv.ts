@@ -21,6 +21,9 @@ ajv.addMetaSchema(createRequire(import.meta.url)('ajv/dist/refs/json-schema-draf
 
 export type { ErrorObject, ValidateFunction };
 
+/** `$id` of schemas/control.schema.json; `${CONTROL_SCHEMA_ID}#/$defs/check` is one check (a shared check file). */
+export const CONTROL_SCHEMA_ID = 'https://engram-audit.dev/schemas/control.schema.json';
+
 let controlValidator: ValidateFunction | undefined;
 
 /** The compiled validator for schemas/control.schema.json (compiled once). */

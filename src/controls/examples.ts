@@ -3,7 +3,7 @@
  * applied (`set` / `unset` dotted paths, `rename` id segments, `id`, `name`, `tags`). Pure, so tests and docs share it.
  */
 import type { AzureDocument, EvidenceSet } from '../model.js';
-import type { Control, Example, ExampleDocument } from './types.js';
+import type { Check, Control, Example, ExampleDocument } from './types.js';
 
 function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
@@ -30,10 +30,10 @@ function unsetPath(obj: Record<string, unknown>, path: string): void {
   if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[segs[segs.length - 1] as string];
 }
 
-/** One example document, materialised. Throws if it names a fixture the control does not define. */
-export function materialise(control: Control, d: ExampleDocument): AzureDocument {
+/** One example document, materialised. Throws if it names a fixture neither the check nor the control defines. */
+export function materialise(control: Control, d: ExampleDocument, check?: Check): AzureDocument {
   if (!('fixture' in d) || typeof d.fixture !== 'string') return clone(d as AzureDocument);
-  const base = control.fixtures?.[d.fixture];
+  const base = check?.fixtures?.[d.fixture] ?? control.fixtures?.[d.fixture];
   if (!base) throw new Error(`example refers to fixture "${d.fixture}", which ${control.id} does not define`);
   const doc = clone(base) as AzureDocument;
   const spec = d as { rename?: Record<string, string>; id?: string; name?: string; tags?: Record<string, string>; set?: Record<string, unknown>; unset?: string[] };
@@ -61,7 +61,7 @@ export function materialise(control: Control, d: ExampleDocument): AzureDocument
   return doc;
 }
 
-/** The evidence an example describes. */
-export function exampleEvidence(control: Control, example: Example): EvidenceSet {
-  return { documents: example.documents.map((d) => materialise(control, d)), provenance: [], errors: clone(example.errors ?? []) };
+/** The evidence an example describes (fixtures from `check`, then `control`). */
+export function exampleEvidence(control: Control, example: Example, check?: Check): EvidenceSet {
+  return { documents: example.documents.map((d) => materialise(control, d, check)), provenance: [], errors: clone(example.errors ?? []) };
 }

@@ -5,11 +5,11 @@
  * all problems are collected before one ValidationError is thrown.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { EngramError, InputError, ValidationError } from '../errors.js';
 import { packagePath } from '../util/paths.js';
-import { validateControlSchema, type ErrorObject } from './ajv.js';
+import { ajv, CONTROL_SCHEMA_ID, validateControlSchema, type ErrorObject, type ValidateFunction } from './ajv.js';
 import { NIST_AI_RMF_SUBCATEGORIES } from './nist-ai-rmf.js';
 import type { Catalog, Check, Condition, Control, Example } from './types.js';
 
@@ -110,26 +110,36 @@ function walkConditions(c: Condition | undefined, path: string, visit: (c: Condi
     }
 }
 
+/** Where a check was written: its own file (a shared check) or an entry of the control file. */
+interface Origin {
+  p: Parsed;
+  /** JSON pointer of the check inside `p` ('' for a shared check file). */
+  base: string;
+  /** `use` key of a shared check. */
+  shared?: string;
+}
+
 /** What a schema cannot check. `seenChecks` spans the catalog, so check ids are unique across files. */
-function semanticProblems(p: Parsed, control: Control, seenChecks: Map<string, string>): EngramError[] {
+function semanticProblems(p: Parsed, control: Control, origins: Origin[], seenChecks: Map<string, { where: string; shared?: string }>): EngramError[] {
   const out: EngramError[] = [];
   const stem = basename(p.file).replace(/\.ya?ml$/i, '');
   if (stem !== control.id) {
     out.push(problem(p, '/id', `control id "${control.id}" does not match the file name "${basename(p.file)}"`, `Rename the file to ${control.id}.yaml or fix the id.`));
   }
-  const checkRmf = (list: string[] | undefined, pointer: string) =>
+  const checkRmf = (q: Parsed, list: string[] | undefined, pointer: string) =>
     (list ?? []).forEach((id, i) => {
       if (!(id in NIST_AI_RMF_SUBCATEGORIES)) {
-        out.push(problem(p, `${pointer}/${i}`, `"${id}" is not a NIST AI RMF 1.0 subcategory`, 'Use an id from NIST AI 100-1 Tables 1-4, e.g. "MEASURE 2.7" (see src/controls/nist-ai-rmf.ts).'));
+        out.push(problem(q, `${pointer}/${i}`, `"${id}" is not a NIST AI RMF 1.0 subcategory`, 'Use an id from NIST AI 100-1 Tables 1-4, e.g. "MEASURE 2.7" (see src/controls/nist-ai-rmf.ts).'));
       }
     });
-  checkRmf(control.nist_ai_rmf, '/nist_ai_rmf');
+  checkRmf(p, control.nist_ai_rmf, '/nist_ai_rmf');
   control.checks.forEach((check, ci) => {
-    const base = `/checks/${ci}`;
-    checkRmf(check.nist_ai_rmf, `${base}/nist_ai_rmf`);
+    const { p: q, base, shared } = origins[ci] as Origin;
+    checkRmf(q, check.nist_ai_rmf, `${base}/nist_ai_rmf`);
     const prior = seenChecks.get(check.id);
-    if (prior) out.push(problem(p, `${base}/id`, `check id "${check.id}" is already used in ${prior}`, 'Check ids are unique across the catalog; pick another.'));
-    else seenChecks.set(check.id, `${control.id} (${display(p.file)})`);
+    if (prior && !(shared && prior.shared === shared)) {
+      out.push(problem(q, `${base}/id`, `check id "${check.id}" is already used in ${prior.where}`, 'Check ids are unique across the catalog; pick another, or share one check with `use:`.'));
+    } else if (!prior) seenChecks.set(check.id, { where: `${control.id} (${display(q.file)})`, shared });
     const params = new Set([...Object.keys(control.parameters ?? {}), ...Object.keys(check.parameters ?? {})]);
     walkConditions(check.condition, `${base}/condition`, (c, path) => {
       const refs: Array<[unknown, string]> = [];
@@ -138,14 +148,14 @@ function semanticProblems(p: Parsed, control: Control, seenChecks: Map<string, s
       for (const [v, ptr] of refs) {
         if (v && typeof v === 'object' && !Array.isArray(v) && 'param' in (v as object)) {
           const name = (v as { param: string }).param;
-          if (!params.has(name)) out.push(problem(p, ptr, `parameter "${name}" is not declared`, `Declare it under the check's (or control's) parameters with a default, e.g. ${name}: { default: 90 }.`));
+          if (!params.has(name)) out.push(problem(q, ptr, `parameter "${name}" is not declared`, `Declare it under the check's (or control's) parameters with a default, e.g. ${name}: { default: 90 }.`));
         }
       }
       if ('op' in c && (c.op === 'matches' || c.op === 'not_matches') && typeof c.value === 'string') {
         try {
           new RegExp(c.value, 'u');
         } catch (err) {
-          out.push(problem(p, `${path}/value`, `invalid regular expression: ${(err as Error).message}`, 'Fix the pattern (JavaScript syntax, u flag).'));
+          out.push(problem(q, `${path}/value`, `invalid regular expression: ${(err as Error).message}`, 'Fix the pattern (JavaScript syntax, u flag).'));
         }
       }
     });
@@ -154,14 +164,14 @@ function semanticProblems(p: Parsed, control: Control, seenChecks: Map<string, s
       for (const m of template.matchAll(/\{([^}]*)\}/g)) {
         const key = m[1] as string;
         if (!PLACEHOLDERS.has(key) && !(key.startsWith('param.') && params.has(key.slice(6)))) {
-          out.push(problem(p, `${base}/messages/${kind}`, `unknown placeholder {${key}}`, `Use one of ${[...PLACEHOLDERS].map((x) => `{${x}}`).join(', ')} or {param.NAME}.`));
+          out.push(problem(q, `${base}/messages/${kind}`, `unknown placeholder {${key}}`, `Use one of ${[...PLACEHOLDERS].map((x) => `{${x}}`).join(', ')} or {param.NAME}.`));
         }
       }
     }
     for (const [kind, example] of Object.entries(check.examples) as Array<[string, Example]>) {
       example.documents.forEach((d, di) => {
-        if ('fixture' in d && typeof d.fixture === 'string' && !(control.fixtures ?? {})[d.fixture]) {
-          out.push(problem(p, `${base}/examples/${kind}/documents/${di}/fixture`, `fixture "${d.fixture}" is not defined`, 'Define it under the control\'s top-level "fixtures".'));
+        if ('fixture' in d && typeof d.fixture === 'string' && !(check.fixtures ?? {})[d.fixture] && !(control.fixtures ?? {})[d.fixture]) {
+          out.push(problem(q, `${base}/examples/${kind}/documents/${di}/fixture`, `fixture "${d.fixture}" is not defined`, 'Define it under "fixtures" (the check\'s own, or the control\'s).'));
         }
       });
     }
@@ -170,17 +180,22 @@ function semanticProblems(p: Parsed, control: Control, seenChecks: Map<string, s
 }
 
 /** Lower-cases resource types (Resource Graph lower-cases them) and records where each check was defined. */
-function normalise(p: Parsed, control: Control): Control {
+function normalise(p: Parsed, control: Control, origins: Origin[]): Control {
   const lowerTypes = (c: Condition | undefined): void =>
     walkConditions(c, '', (node) => {
       if ('related' in node) node.related.type = node.related.type.toLowerCase();
       if ('lookup' in node) node.lookup.type = node.lookup.type.toLowerCase();
     });
-  const file = display(p.file);
-  control.source = { file, line: lineOf(p, '/id') };
+  control.source = { file: display(p.file), line: lineOf(p, '/id') };
   control.checks = control.checks.map((check: Check, i) => {
     lowerTypes(check.condition);
-    return { ...check, resource_type: check.resource_type.toLowerCase(), source: { file, line: lineOf(p, `/checks/${i}`) } };
+    const o = origins[i] as Origin;
+    return {
+      ...check,
+      resource_type: check.resource_type.toLowerCase(),
+      ...(o.shared ? { shared: o.shared } : {}),
+      source: { file: display(o.p.file), line: lineOf(o.p, o.base || '/id') },
+    };
   });
   return control;
 }
@@ -212,13 +227,53 @@ async function parseFile(file: string): Promise<{ parsed?: Parsed; problems: Eng
   return { parsed: { file, doc, lines, value }, problems: [] };
 }
 
+interface SharedCheck {
+  check?: Check;
+  parsed?: Parsed;
+  problems: EngramError[];
+}
+
+let checkValidator: ValidateFunction | undefined;
+
+/** Loads controls/checks/<use>.yaml once per catalog load: one check, validated alone, whose id equals its file name. */
+async function loadShared(file: string, use: string, cache: Map<string, SharedCheck>): Promise<SharedCheck> {
+  const cached = cache.get(file);
+  if (cached) return cached;
+  const result: SharedCheck = { problems: [] };
+  cache.set(file, result);
+  const { parsed, problems } = await parseFile(file);
+  if (!parsed) {
+    result.problems.push(...problems);
+    return result;
+  }
+  validateControlSchema();
+  checkValidator ??= ajv.compile({ $ref: `${CONTROL_SCHEMA_ID}#/$defs/check` });
+  if (!checkValidator(parsed.value)) {
+    for (const e of humanErrors(checkValidator.errors ?? [])) {
+      const d = describeSchemaError(e);
+      result.problems.push(problem(parsed, d.pointer, d.message, d.hint));
+    }
+    return result;
+  }
+  const check = parsed.value as Check;
+  const stem = use.split('/').pop();
+  if (check.id !== stem) {
+    result.problems.push(problem(parsed, '/id', `shared check id "${check.id}" does not match its file name "${stem}.yaml"`, `Rename the file or set id: ${stem}.`));
+    return result;
+  }
+  result.check = check;
+  result.parsed = parsed;
+  return result;
+}
+
 /** Validates parsed files; returns the controls that are valid and every problem found. */
 async function check(files: string[]): Promise<{ controls: Control[]; problems: EngramError[] }> {
   const validate = validateControlSchema();
   const problems: EngramError[] = [];
   const controls: Control[] = [];
   const seenControls = new Map<string, string>();
-  const seenChecks = new Map<string, string>();
+  const seenChecks = new Map<string, { where: string; shared?: string }>();
+  const sharedCache = new Map<string, SharedCheck>();
   for (const file of files) {
     const { parsed, problems: parseProblems } = await parseFile(file);
     problems.push(...parseProblems);
@@ -237,9 +292,27 @@ async function check(files: string[]): Promise<{ controls: Control[]; problems: 
       continue;
     }
     seenControls.set(control.id.toUpperCase(), display(file));
-    const semantic = semanticProblems(parsed, control, seenChecks);
+    const origins: Origin[] = [];
+    let sharedFailed = false;
+    const entries = control.checks as Array<Check | { use: string }>;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Check | { use: string };
+      if ('use' in entry) {
+        const got = await loadShared(join(dirname(file), 'checks', `${entry.use}.yaml`), entry.use, sharedCache);
+        if (!got.check) {
+          sharedFailed = true;
+          if (got.problems.length === 0) continue; // already reported for an earlier control
+          problems.push(...got.problems.splice(0), problem(parsed, `/checks/${i}/use`, `shared check "${entry.use}" is invalid (see above)`, 'Fix the shared check file.'));
+          continue;
+        }
+        entries[i] = got.check;
+        origins[i] = { p: got.parsed as Parsed, base: '', shared: entry.use };
+      } else origins[i] = { p: parsed, base: `/checks/${i}` };
+    }
+    if (sharedFailed) continue;
+    const semantic = semanticProblems(parsed, control, origins, seenChecks);
     problems.push(...semantic);
-    if (semantic.length === 0) controls.push(normalise(parsed, control));
+    if (semantic.length === 0) controls.push(normalise(parsed, control, origins));
   }
   return { controls, problems };
 }

@@ -174,6 +174,10 @@ export interface Check {
   sp800_53?: string[];
   parameters?: Record<string, Parameter>;
   examples: Record<ExampleKind, Example> & Record<string, Example>;
+  /** Base documents for this check's examples; merged over the control's (a shared check carries its own). */
+  fixtures?: Record<string, AzureDocument>;
+  /** Set when the check comes from controls/checks/<use>.yaml and may appear in several controls. */
+  shared?: string;
   /** Where the check was defined (file, 1-based line), for messages. */
   source?: { file: string; line?: number };
 }

@@ -16,7 +16,7 @@ for (const control of catalog.controls) {
       for (const [kind, example] of Object.entries(check.examples)) {
         it(`${check.id} / ${kind}`, () => {
           const only: Control = { ...control, checks: [check] };
-          const { results } = evaluate(exampleEvidence(control, example), [only], { now });
+          const { results } = evaluate(exampleEvidence(control, example, check), [only], { now });
           const mine = results.filter((r) => r.check === check.id);
           assert.ok(mine.length > 0, `${check.id}/${kind}: the example produced no result for the check`);
           const got = Object.fromEntries(mine.map((r) => [r.resourceName, r.status]));

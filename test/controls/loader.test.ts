@@ -102,6 +102,59 @@ describe('validateControlFiles', () => {
   });
 });
 
+describe('shared checks (controls/checks/<service>/<id>.yaml)', () => {
+  const sharedCheck = (id: string) => `id: ${id}
+title: Key vaults have purge protection so keys cannot be destroyed before retention ends
+severity: high
+resource_type: Microsoft.KeyVault/vaults
+condition: { path: properties.enablePurgeProtection, op: equals, value: true, default: false }
+messages: { pass: "{resource.name} has purge protection.", fail: "{resource.name} lacks purge protection ({actual})." }
+remediation: { cli: az keyvault update --enable-purge-protection true, bicep: "enablePurgeProtection: true" }
+reperform: { request: "GET https://management.azure.com{resource.id}?api-version=2026-02-01", json_path: properties.enablePurgeProtection }
+fixtures:
+  kv: { id: /subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1, name: kv1, type: Microsoft.KeyVault/vaults, properties: { enablePurgeProtection: true } }
+examples:
+  pass: { documents: [{ fixture: kv }], expect: pass }
+  fail: { documents: [{ fixture: kv, set: { properties.enablePurgeProtection: false } }], expect: fail }
+  missing_evidence: { documents: [{ fixture: kv, unset: [properties.enablePurgeProtection] }], expect: fail }
+  multi_resource: { documents: [{ fixture: kv }, { fixture: kv, name: kv2, set: { properties.enablePurgeProtection: false } }], expect: { kv1: pass, kv2: fail } }
+`;
+  const controlUsing = (id: string, use: string) => `id: ${id}
+title: Test ${id}
+objective: A control that reuses a shared check.
+nist_ai_rmf: ["MANAGE 2.3"]
+sp800_53: [CP-9]
+checks:
+  - use: ${use}
+`;
+  it('one shared check serves several controls, with its own fixtures', async () => {
+    const root = join(dir, 'shared-ok');
+    mkdirSync(join(root, 'checks', 'keyvault'), { recursive: true });
+    writeFileSync(join(root, 'checks', 'keyvault', 'kv_purge.yaml'), sharedCheck('kv_purge'));
+    writeFileSync(join(root, 'AI-RES-01.yaml'), controlUsing('AI-RES-01', 'keyvault/kv_purge'));
+    writeFileSync(join(root, 'AI-SEC-09.yaml'), controlUsing('AI-SEC-09', 'keyvault/kv_purge'));
+    const catalog = await loadCatalog(root);
+    const check = catalog.get('AI-RES-01')?.checks[0];
+    assert.equal(check?.id, 'kv_purge');
+    assert.equal(check?.shared, 'keyvault/kv_purge');
+    assert.equal(check?.resource_type, 'microsoft.keyvault/vaults');
+    assert.match(check?.source?.file ?? '', /checks\/keyvault\/kv_purge\.yaml$/);
+    assert.equal(catalog.get('AI-SEC-09')?.checks[0]?.id, 'kv_purge');
+  });
+  it('a shared check whose id differs from its file name, or that is missing, is reported against its own file', async () => {
+    const root = join(dir, 'shared-bad');
+    mkdirSync(join(root, 'checks', 'keyvault'), { recursive: true });
+    writeFileSync(join(root, 'checks', 'keyvault', 'kv_purge.yaml'), sharedCheck('other_id'));
+    writeFileSync(join(root, 'AI-RES-01.yaml'), controlUsing('AI-RES-01', 'keyvault/kv_purge'));
+    writeFileSync(join(root, 'AI-RES-02.yaml'), controlUsing('AI-RES-02', 'storage/nope'));
+    const problems = await validateControlFiles([join(root, 'AI-RES-01.yaml'), join(root, 'AI-RES-02.yaml')]);
+    const text = problems.map((p) => p.format()).join('\n');
+    assert.match(text, /kv_purge\.yaml:1: shared check id "other_id" does not match its file name/);
+    assert.match(text, /cannot read control file: ENOENT/);
+    assert.match(text, /AI-RES-02\.yaml:\d+: shared check "storage\/nope" is invalid/);
+  });
+});
+
 describe('loadCatalog and selectControls', () => {
   it('loads the default directory', async () => {
     const catalog = await loadCatalog();
