@@ -36,7 +36,9 @@ export type Operator =
   | 'duration_gt'
   | 'duration_gte'
   | 'matches'
-  | 'not_matches';
+  | 'not_matches'
+  | 'starts_with'
+  | 'prefix_of';
 
 export const OPERATORS: readonly Operator[] = [
   'equals',
@@ -58,6 +60,8 @@ export const OPERATORS: readonly Operator[] = [
   'duration_gte',
   'matches',
   'not_matches',
+  'starts_with',
+  'prefix_of',
 ];
 
 /**

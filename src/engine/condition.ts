@@ -24,6 +24,8 @@ export interface EvalContext {
   params: Record<string, unknown>;
   /** Ids of every document read, for the result's evidence list. */
   used: Set<string>;
+  /** The run's clock, for `days_since` / `days_until` (injected, never read from the system). */
+  now?: Date;
 }
 
 interface Scope {
@@ -163,7 +165,7 @@ function leaf(cond: LeafCondition, scope: Scope, ctx: EvalContext): Outcome {
     const fn = DERIVED[cond.derived];
     if (!fn) throw new Error(`unknown derived value "${cond.derived}"; known: ${Object.keys(DERIVED).join(', ')}`);
     const base = cond.path ? readPath(scope.value, cond.path, scope.root) : scope.value;
-    actual = fn(base, scope.root);
+    actual = fn(base, scope.root, ctx.now);
     label = cond.path ? `${cond.derived}(${join(scope.prefix, cond.path)})` : scope.prefix ? `${cond.derived}(${scope.prefix})` : cond.derived;
   } else {
     if (typeof cond.path !== 'string') throw new Error('a leaf condition needs `path` or `derived`');
@@ -233,6 +235,18 @@ function leaf(cond: LeafCondition, scope: Scope, ctx: EvalContext): Outcome {
       if (typeof expected !== 'string') throw new Error(`operator ${cond.op} needs a regular expression string at ${label}`);
       const re = new RegExp(expected, cs ? 'u' : 'iu');
       ok = typeof actual === 'string' && (cond.op === 'matches' ? re.test(actual) : !re.test(actual));
+      break;
+    }
+    case 'starts_with':
+    case 'prefix_of': {
+      if (typeof expected !== 'string') throw new Error(`operator ${cond.op} needs a string value at ${label}`);
+      if (typeof actual !== 'string') {
+        ok = false;
+        break;
+      }
+      const [a, b] = cs ? [actual, expected] : [actual.toLowerCase(), expected.toLowerCase()];
+      // prefix_of: the actual value is a prefix of the expected one (a lifecycle rule prefix "record" covers "record-plane/").
+      ok = cond.op === 'starts_with' ? a.startsWith(b) : b.startsWith(a);
       break;
     }
     default:

@@ -100,8 +100,33 @@ export function publicIpv4Addresses(doc: unknown): number | undefined {
   return total;
 }
 
-/** Derived values by the name a condition uses (`derived: key_rotation_days`). Each gets the current value and the document. */
-export const DERIVED: Readonly<Record<string, (value: unknown, root: AzureDocument) => unknown>> = {
+/** A timestamp as Azure writes it: ISO-8601 text, or unix seconds (Key Vault attributes). Undefined if neither. */
+export function toTime(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value * 1000;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+function clock(now: Date | undefined): number {
+  if (!now) throw new Error('days_since/days_until need the run clock (evaluate options.now)');
+  return now.getTime();
+}
+
+/** Derived values by the name a condition uses (`derived: key_rotation_days`). Each gets the current value, the document and the run clock. */
+export const DERIVED: Readonly<Record<string, (value: unknown, root: AzureDocument, now?: Date) => unknown>> = {
   key_rotation_days: (value) => keyRotationDays(value),
   public_ipv4_addresses: (value) => publicIpv4Addresses(value),
+  /** Days from the timestamp at `path` to the run clock (negative if in the future). */
+  days_since: (value, _root, now) => {
+    const t = toTime(value);
+    return t === undefined ? undefined : (clock(now) - t) / 86_400_000;
+  },
+  /** Days from the run clock to the timestamp at `path` (negative once it has passed): expiry dates. */
+  days_until: (value, _root, now) => {
+    const t = toTime(value);
+    return t === undefined ? undefined : (t - clock(now)) / 86_400_000;
+  },
 };

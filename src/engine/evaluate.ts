@@ -12,7 +12,7 @@ import { evaluateCondition, type EvalContext } from './condition.js';
 import { DocumentIndex, docName, docType, normId } from './documents.js';
 
 export interface EvaluateOptions {
-  /** The run's clock (reserved for time-based rules; never read from the system). */
+  /** The run's clock for time-based rules (`days_since`, `days_until`); the engine never reads the system clock. */
   now: Date;
   /** Tag that carries the environment (default `environment`), compared case-insensitively. */
   environmentTag?: string;
@@ -44,7 +44,7 @@ export function evaluate(evidence: EvidenceSet, controls: Control[], options: Ev
   for (const control of sortedControls) {
     const results: Result[] = [];
     control.checks.forEach((check) => {
-      const out = evaluateCheck(control, check, index, evidence.errors ?? [], tag);
+      const out = evaluateCheck(control, check, index, evidence.errors ?? [], tag, options.now);
       out.sort((a, b) => cmp(normId(a.resourceId), normId(b.resourceId)) || cmp(a.status, b.status));
       results.push(...out.map(scrub));
     });
@@ -183,7 +183,7 @@ function errorApplies(err: CollectionError, doc: AzureDocument, read: Set<string
   return err.resourceType === undefined || read.has(err.resourceType.toLowerCase());
 }
 
-function evaluateCheck(control: Control, check: Check, index: DocumentIndex, errors: CollectionError[], tag: string): Result[] {
+function evaluateCheck(control: Control, check: Check, index: DocumentIndex, errors: CollectionError[], tag: string, now: Date): Result[] {
   const type = check.resource_type.toLowerCase();
   const read = typesRead(check);
   const targets = index.ofType(type);
@@ -279,7 +279,7 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       continue;
     }
 
-    const ctx: EvalContext = { index, params: resolveParameters(control, check, env), used: new Set<string>() };
+    const ctx: EvalContext = { index, params: resolveParameters(control, check, env), used: new Set<string>(), now };
     try {
       const outcome = evaluateCondition(check.condition, doc, ctx);
       const evidenceIds = [...ctx.used].sort((a, b) => cmp(normId(a), normId(b)));

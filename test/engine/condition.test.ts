@@ -82,6 +82,24 @@ describe('leaf operators', () => {
     assert.equal(v({ path: 'properties.tagsList', op: 'contains', value: 'b' }), 'true');
     assert.equal(v({ path: 'properties.minimumTlsVersion', op: 'contains', value: '1_2' }), 'true');
   });
+  it('starts_with / prefix_of (a lifecycle prefix "record" covers "record-plane/")', () => {
+    assert.equal(v({ path: 'properties.minimumTlsVersion', op: 'starts_with', value: 'tls1' }), 'true');
+    const rule: AzureDocument = { id: `${SUB}/x/y/z`, properties: { prefix: 'Record' } };
+    const on = (cond: Condition) => run(cond, [rule], {}, rule).verdict;
+    assert.equal(on({ path: 'properties.prefix', op: 'prefix_of', value: 'record-plane/' }), 'true');
+    assert.equal(on({ path: 'properties.prefix', op: 'prefix_of', value: 'record-plane/', case_sensitive: true }), 'false');
+    assert.equal(on({ path: 'properties.prefix', op: 'prefix_of', value: 'archive/' }), 'false');
+  });
+  it('days_since / days_until use the injected clock, with ISO text or unix seconds', () => {
+    const doc: AzureDocument = { id: `${SUB}/a/b/c`, properties: { expiry: '2026-12-28T00:00:00Z', created: 1767225600 } };
+    const index = new DocumentIndex({ documents: [doc] });
+    const at = (cond: Condition, now?: Date) => evaluateCondition(cond, doc, { index, params: {}, used: new Set(), now });
+    const now = new Date('2026-11-28T00:00:00Z');
+    assert.equal(at({ derived: 'days_until', path: 'properties.expiry', op: 'equals', value: 30 }, now).verdict, 'true');
+    assert.equal(at({ derived: 'days_since', path: 'properties.created', op: 'gte', value: 331 }, now).verdict, 'true');
+    assert.equal(at({ derived: 'days_until', path: 'properties.missing', op: 'gt', value: 0 }, now).verdict, 'false', 'no date: not satisfied');
+    assert.throws(() => at({ derived: 'days_until', path: 'properties.expiry', op: 'gt', value: 0 }), /run clock/);
+  });
   it('paths match keys case-insensitively, index arrays, and reach the document with $root', () => {
     assert.equal(readPath(st, 'Properties.MinimumTLSVersion'), 'TLS1_2');
     assert.equal(readPath(st, 'properties.list.1.status'), 'Pending');
