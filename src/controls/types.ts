@@ -105,11 +105,18 @@ export interface LookupBody {
   type: string;
   /** Key read from the current document. */
   from: { path: string; transform?: Transform };
-  /** Key read from each candidate document of `type`. */
+  /** Key read from each candidate document of `type`; an array value (e.g. `properties.scopes`) matches on any element. */
   to: { path: string; transform?: Transform };
   where?: Condition;
   /** What an absent `from` value means: `fail` (default: nothing to find, so not satisfied) or `error`. */
   if_no_key?: 'fail' | 'error';
+  /**
+   * What finding no document means: `error` (default: it was not collected), `fail` (it should exist: a metric alert
+   * for this server), or `empty` (evaluate `match` over no documents).
+   */
+  if_none?: 'error' | 'fail' | 'empty';
+  /** How the found documents must satisfy `where` (default `some`). */
+  match?: 'some' | 'every' | 'none';
 }
 
 /** Key normalisation for lookups (always lower-cased after the transform). */

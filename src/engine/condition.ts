@@ -393,10 +393,17 @@ function lookup(body: LookupBody, scope: Scope, ctx: EvalContext): Outcome {
   const found = ctx.index.lookup(
     body.type,
     `${body.to.path}|${body.to.transform ?? 'lower'}`,
-    (d) => transform(readPath(d, body.to.path, d), body.to.transform),
+    (d) => {
+      const raw = readPath(d, body.to.path, d);
+      if (Array.isArray(raw)) return raw.map((x) => transform(x, body.to.transform)).filter((x): x is string => x !== undefined);
+      return transform(raw, body.to.transform);
+    },
     key,
   );
-  if (found.length === 0) {
+  if (found.length === 0 && body.if_none === 'fail') {
+    return { verdict: 'false', explanations: [{ documentId: scope.root.id, path, operator: 'lookup', expected, actual: `${JSON.stringify(fromRaw)} matches no ${body.type}`, ok: false }], missing: [] };
+  }
+  if (found.length === 0 && body.if_none !== 'empty') {
     return {
       verdict: 'missing',
       explanations: [{ documentId: scope.root.id, path, operator: 'lookup', expected, actual: fromRaw, ok: false }],
@@ -416,6 +423,7 @@ function lookup(body: LookupBody, scope: Scope, ctx: EvalContext): Outcome {
     ok: true,
   };
   const parts = found.map((d) => (body.where ? evalNode(body.where, { root: d, value: d, prefix: '' }, ctx) : truthy()));
-  const out = decide('some', {}, parts, { documentId: scope.root.id, path }, ctx);
+  const out = decide(body.match ?? 'some', {}, parts, { documentId: scope.root.id, path }, ctx);
+  if (found.length === 0) return out;
   return { ...out, explanations: [found0, ...out.explanations.slice(1)] };
 }

@@ -106,19 +106,20 @@ export class DocumentIndex {
   }
 
   /** Documents of `type` whose key (read by `keyOf`) equals `key`; the map is built once per (type, keyName). */
-  lookup(type: string, keyName: string, keyOf: (doc: AzureDocument) => string | undefined, key: string): AzureDocument[] {
+  lookup(type: string, keyName: string, keyOf: (doc: AzureDocument) => string | string[] | undefined, key: string): AzureDocument[] {
     const mapKey = `${type.toLowerCase()}\u0000${keyName}`;
     let map = this.lookups.get(mapKey);
     if (!map) {
       map = new Map();
       for (const doc of this.ofType(type)) {
-        let k: string | undefined;
+        let k: string | string[] | undefined;
         try {
           k = keyOf(doc);
         } catch {
           k = undefined;
         }
-        if (k) push(map, k, doc);
+        // An array key (a metric alert's `scopes`) indexes the document under each element.
+        for (const one of new Set(Array.isArray(k) ? k : k ? [k] : [])) if (one) push(map, one, doc);
       }
       this.lookups.set(mapKey, map);
     }

@@ -210,6 +210,27 @@ describe('related documents and lookups', () => {
     assert.equal(ev([server, vault], server).verdict, 'false', 'no key URI: nothing to find');
     assert.equal(ev([pg, { ...vault, properties: { ...vault.properties, enablePurgeProtection: false } }], pg).verdict, 'false');
   });
+  it('reverse lookup through an array key (metric alerts whose scopes include the server), with if_none and match', () => {
+    const alert = (name: string, threshold: number, scopes: string[]): AzureDocument => ({
+      id: `${SUB}/microsoft.insights/metricalerts/${name}`, type: 'microsoft.insights/metricalerts', name,
+      properties: { scopes, criteria: { allOf: [{ metricName: 'cpu_percent', operator: 'GreaterThan', threshold }] } },
+    });
+    const cond = (ifNone?: 'fail' | 'empty'): Condition => ({
+      lookup: {
+        type: 'microsoft.insights/metricalerts',
+        from: { path: 'id' },
+        to: { path: 'properties.scopes' },
+        ...(ifNone ? { if_none: ifNone } : {}),
+        where: { some: { path: 'properties.criteria.allOf', where: { all: [{ path: 'metricName', op: 'equals', value: 'cpu_percent' }, { path: 'threshold', op: 'lte', value: 70 }] } } },
+      },
+    });
+    const ev = (c: Condition, docs: AzureDocument[]) => evaluateCondition(c, server, { index: new DocumentIndex({ documents: [server, ...docs] }), params: {}, used: new Set() }).verdict;
+    assert.equal(ev(cond(), [alert('a1', 90, ['/other']), alert('a2', 70, [server.id.toUpperCase(), '/other'])]), 'true');
+    assert.equal(ev(cond(), [alert('a1', 90, [server.id])]), 'false');
+    assert.equal(ev(cond(), []), 'missing', 'default: not collected');
+    assert.equal(ev(cond('fail'), []), 'false', 'if_none: fail');
+    assert.equal(ev({ lookup: { type: 'microsoft.insights/metricalerts', from: { path: 'id' }, to: { path: 'properties.scopes' }, if_none: 'empty', match: 'none' } }, []), 'true');
+  });
   it('key_rotation_days reads timeAfterCreate, or expiryTime minus timeBeforeExpiry, Rotate only, case-insensitively', () => {
     const key = (actions: unknown[], expiryTime?: string) => ({ properties: { rotationPolicy: { attributes: { expiryTime }, lifetimeActions: actions } } });
     assert.equal(keyRotationDays(key([{ trigger: { timeAfterCreate: 'P90D' }, action: { type: 'Rotate' } }])), 90);
