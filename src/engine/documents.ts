@@ -49,10 +49,13 @@ export class DocumentIndex {
   private readonly children = new Map<string, AzureDocument[]>();
   /** Lower-cased collection ids known to have been listed (possibly empty). */
   private readonly collected = new Set<string>();
+  /** `<lower-cased parent id>|<lower-cased child type>` for every list a collector recorded as read (EvidenceSet.lists). */
+  private readonly listed = new Set<string>();
   private readonly lookups = new Map<string, Map<string, AzureDocument[]>>();
 
-  constructor(evidence: Pick<EvidenceSet, 'documents'> & Partial<Pick<EvidenceSet, 'provenance'>>) {
+  constructor(evidence: Pick<EvidenceSet, 'documents'> & Partial<Pick<EvidenceSet, 'provenance' | 'lists'>>) {
     for (const doc of evidence.documents) this.add(doc);
+    for (const l of evidence.lists ?? []) this.listed.add(`${normId(l.parentId)}|${l.resourceType.toLowerCase()}`);
     // A collector records a list call's provenance under the collection id (`<parent>/firewallRules`), so an empty
     // list is evidence of "none", not a gap.
     for (const p of evidence.provenance ?? []) {
@@ -102,7 +105,22 @@ export class DocumentIndex {
     const all = (this.children.get(pid) ?? []).filter((d) => docType(d) === type);
     const collectionId = `${pid}/${collectionSegment(docType(parent), type)}`;
     const docs = name === undefined ? all : all.filter((d) => docName(d).toLowerCase() === name.toLowerCase());
-    return { docs, collected: all.length > 0 || this.collected.has(collectionId), collectionId };
+    return { docs, collected: all.length > 0 || this.collected.has(collectionId) || this.wasListed(pid, type), collectionId };
+  }
+
+  /**
+   * Whether a collector recorded reading the list of `childType` under `parentId` or one of its ancestors (the
+   * storage collector records containers against the account, though they live under blobServices/default).
+   */
+  private wasListed(parentId: string, childType: string): boolean {
+    if (this.listed.size === 0) return false;
+    let id = parentId;
+    for (;;) {
+      if (this.listed.has(`${id}|${childType}`)) return true;
+      const cut = id.lastIndexOf('/');
+      if (cut <= 0) return false;
+      id = id.slice(0, cut);
+    }
   }
 
   /** Documents of `type` whose key (read by `keyOf`) equals `key`; the map is built once per (type, keyName). */
