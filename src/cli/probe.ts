@@ -8,6 +8,11 @@ import type { TokenCredential } from '@azure/core-auth';
 import { EngramError, UsageError } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { getProbe, listProbes, runProbeDefinition } from '../probes/registry.js';
+import { DefaultAzureCredential } from '@azure/identity';
+import { parseBlobCanaryArgs } from '../probes/blob-canary.js';
+import type { ParsedProbeArgs } from '../probes/data-plane-support.js';
+import { parseKeyvaultCryptoArgs } from '../probes/keyvault-crypto.js';
+import { parseRotationDrillArgs } from '../probes/rotation-drill.js';
 import { normaliseTlsVersion, parseHostPort, type CertificateFacts, type TlsAttempt } from '../probes/tls.js';
 import type { ProbeObservation } from '../probes/types.js';
 
@@ -64,6 +69,25 @@ Probes:
     Example:
       PGPASSWORD_AUDIT=... engram-audit probe postgres-session myserver.postgres.database.azure.com:5432 \\
         --user auditor --password-env PGPASSWORD_AUDIT
+
+  keyvault-crypto https://<vault>.vault.azure.net/keys/<name>
+      Wraps and unwraps a random value with the current key version, and unwraps under the previous enabled version
+      (dual-key during rotation). Records outcomes and SHA-256 hashes only. Needs Key Vault Crypto User.
+      --algorithm RSA-OAEP-256   --ca-file FILE   --api-version V
+      Example: engram-audit probe keyvault-crypto https://kv-ai-prod.vault.azure.net/keys/cmk-records
+
+  blob-canary https://<account>.blob.core.windows.net/<container>          (writes: uploads and deletes one blob)
+      Uploads a canary, records x-ms-request-server-encrypted and the key headers, reads it back, checks that an
+      anonymous read is refused, deletes it. Needs Storage Blob Data Contributor (or --connection-string-env VAR).
+      --connection-string-env VAR   --ca-file FILE
+      Example: engram-audit probe blob-canary https://staiprod01.blob.core.windows.net/audit-canary
+
+  rotation-drill --key <key url> --container <blob container url> [--postgres host:port ...]   (writes; never prod)
+      Writes a canary blob (and a PostgreSQL row), rotates the key, proves the earlier data is still readable and
+      records the key version each service reports, as a timeline. Refuses anything tagged environment=prod.
+      --postgres-user U --postgres-password-env VAR --postgres-database D --postgres-sslmode MODE
+      --connection-string-env VAR   --environment ENV   --ca-file FILE
+      Needs Key Vault Crypto Officer (rotate) and Storage Blob Data Contributor.
 
 Other registered probes take their options as --set key=value (repeatable).
 
@@ -185,6 +209,8 @@ export function formatObservation(obs: ProbeObservation): string {
  * not observe, 2 usage error. Never throws for usage or network problems.
  */
 export async function runProbeCommand(argv: string[], io: ProbeCommandIo, deps: ProbeCommandDeps = {}): Promise<number> {
+  const dataPlane = argv[0] !== undefined ? DATA_PLANE_PARSERS[argv[0]] : undefined;
+  if (dataPlane && !argv.includes('--help') && !argv.includes('-h')) return runDataPlaneProbe(argv[0], dataPlane, argv.slice(1), io, deps);
   let values: Values;
   let positionals: string[];
   try {
@@ -244,6 +270,43 @@ export async function runProbeCommand(argv: string[], io: ProbeCommandIo, deps: 
       ...(deps.credential ? { credential: deps.credential } : {}),
     });
     io.stdout(values.json ? canonicalJson(obs) : formatObservation(obs));
+    return obs.status === 'compliant' ? 0 : obs.status === 'non_compliant' ? 1 : 3;
+  } catch (err) {
+    if (err instanceof EngramError) {
+      io.stderr(`engram-audit probe: ${err.format()}\n`);
+      return err.exitCode === 3 ? 3 : 2;
+    }
+    throw err;
+  }
+}
+
+/** The data-plane probes parse their own flags (they have more of them, and their own validation). */
+const DATA_PLANE_PARSERS: Record<string, (argv: string[]) => ParsedProbeArgs<Record<string, unknown>>> = {
+  'keyvault-crypto': parseKeyvaultCryptoArgs as (argv: string[]) => ParsedProbeArgs<Record<string, unknown>>,
+  'blob-canary': parseBlobCanaryArgs as (argv: string[]) => ParsedProbeArgs<Record<string, unknown>>,
+  'rotation-drill': parseRotationDrillArgs as (argv: string[]) => ParsedProbeArgs<Record<string, unknown>>,
+};
+
+async function runDataPlaneProbe(
+  name: string,
+  parser: (argv: string[]) => ParsedProbeArgs<Record<string, unknown>>,
+  argv: string[],
+  io: ProbeCommandIo,
+  deps: ProbeCommandDeps,
+): Promise<number> {
+  try {
+    const parsed = parser(argv);
+    const def = getProbe(name)!;
+    // Entra tokens for Key Vault and Storage come from the same credential chain as a scan; the credential asks
+    // nothing of the network until a probe needs a token.
+    const credential = deps.credential ?? new DefaultAzureCredential();
+    const obs = await runProbeDefinition(def, parsed.target, parsed.options, {
+      timeoutMs: parsed.timeoutMs ?? 30_000,
+      now: deps.now ?? (() => new Date()),
+      env: io.env,
+      credential,
+    });
+    io.stdout(parsed.json ? canonicalJson(obs) : formatObservation(obs));
     return obs.status === 'compliant' ? 0 : obs.status === 'non_compliant' ? 1 : 3;
   } catch (err) {
     if (err instanceof EngramError) {

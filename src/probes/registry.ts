@@ -5,7 +5,10 @@
  */
 import { UsageError } from '../errors.js';
 import { redactValue } from '../evidence/redact.js';
+import { blobCanaryProbe } from './blob-canary.js';
+import { keyvaultCryptoProbe } from './keyvault-crypto.js';
 import { postgresSessionProbe } from './postgres-session.js';
+import { rotationDrillProbe } from './rotation-drill.js';
 import { tlsProbe } from './tls.js';
 import type { ProbeContext, ProbeDefinition, ProbeObservation } from './types.js';
 
@@ -14,7 +17,7 @@ import type { ProbeContext, ProbeDefinition, ProbeObservation } from './types.js
  * `writes: true` and only run with `--probes all`. Names are unique.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const PROBES: readonly ProbeDefinition<any>[] = [tlsProbe, postgresSessionProbe];
+export const PROBES: readonly ProbeDefinition<any>[] = [tlsProbe, postgresSessionProbe, keyvaultCryptoProbe, blobCanaryProbe, rotationDrillProbe];
 
 /** All registered probes, in registration order. */
 export function listProbes(): readonly ProbeDefinition[] {
