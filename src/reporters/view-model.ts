@@ -187,7 +187,12 @@ function countsView(counts: StatusCounts) {
   };
 }
 
-function resultView(r: Result, index: number) {
+type CheckDefinition = NonNullable<PacketControlDefinition['checks']>[number];
+
+function resultView(r: Result, index: number, def?: CheckDefinition) {
+  // Remediation identical to the check's is printed once, in the check's description, not on every failing resource.
+  const sameFix = Boolean(def?.remediation && (def.remediation.cli ?? '') === (r.remediation?.cli ?? '') && (def.remediation.bicep ?? '') === (r.remediation?.bicep ?? ''));
+  const samePolicy = Boolean(def && def.policy_definition_id === r.policyDefinitionId);
   return {
     anchor: `finding-${r.control}-${index + 1}`.replace(/[^A-Za-z0-9_-]/g, '-'),
     number: index + 1,
@@ -205,11 +210,13 @@ function resultView(r: Result, index: number) {
     message: r.message,
     expected: dash(r.expected),
     actual: dash(r.actual),
-    remediationCli: r.remediation?.cli,
-    remediationBicep: r.remediation?.bicep,
+    remediationCli: sameFix ? undefined : r.remediation?.cli,
+    remediationBicep: sameFix ? undefined : r.remediation?.bicep,
     hasRemediation: Boolean(r.remediation?.cli || r.remediation?.bicep),
+    remediationInCheck: sameFix && Boolean(r.remediation?.cli || r.remediation?.bicep),
+    checkAnchor: `ctl-${r.control}-${r.check}`.replace(/[^A-Za-z0-9_-]/g, '-'),
     reperform: r.reperform,
-    policyDefinitionId: r.policyDefinitionId,
+    policyDefinitionId: samePolicy ? undefined : r.policyDefinitionId,
     /** Evidence ids, the resource's own document shown as such (it repeats the id printed beside it). */
     evidence: r.evidence.map((id) => (id === r.resourceId ? { id: 'the resource document', own: true } : { id, own: false })),
   };
@@ -222,7 +229,7 @@ function byControlCheckResource(a: Result, b: Result): number {
 }
 
 /** Findings (fail and error) grouped by check, most severe check first. */
-function findingGroups(findings: Result[]) {
+function findingGroups(findings: Result[], defs?: Map<string, CheckDefinition>) {
   const groups = new Map<string, Result[]>();
   for (const r of findings) {
     const key = `${r.control}\u0000${r.check}`;
@@ -253,7 +260,7 @@ function findingGroups(findings: Result[]) {
       severity: worstSeverity,
       failCount: rs.filter((r) => r.status === 'fail').length,
       errorCount: rs.filter((r) => r.status === 'error').length,
-      results: sorted.map((r) => resultView(r, n++)),
+      results: sorted.map((r) => resultView(r, n++, defs?.get(r.check))),
     };
   });
 }
@@ -414,6 +421,7 @@ function controlSections(
         reperformJsonPath: k?.reperform?.json_path,
         reperformQuery: k?.reperform?.resource_graph,
         policyDefinitionId: k?.policy_definition_id,
+        hasDetail: Boolean(k?.remediation?.cli || k?.remediation?.bicep || k?.reperform?.request || k?.policy_definition_id),
       };
     });
     const aiRmf = def?.nist_ai_rmf ?? c.nistAiRmf;
@@ -431,10 +439,10 @@ function controlSections(
       nistAiRmf: refList(aiRmf, reference?.aiRmfSubcategories ?? {}),
       sp80053: refList(sp, reference?.sp80053Titles ?? {}),
       checks,
-      findingGroups: findingGroups(findings),
+      findingGroups: findingGroups(findings, checkDefs),
       findingCount: findings.length,
-      passing: mine.filter((r) => r.status === 'pass').map(resultView),
-      other: mine.filter((r) => r.status === 'not_applicable' || r.status === 'manual').map(resultView),
+      passing: mine.filter((r) => r.status === 'pass').map((r, i) => resultView(r, i)),
+      other: mine.filter((r) => r.status === 'not_applicable' || r.status === 'manual').map((r, i) => resultView(r, i)),
       waivers: waivers.filter((w) => w.control.toUpperCase() === c.id.toUpperCase()),
       attestations: attestations.filter((a) => a.control.toUpperCase() === c.id.toUpperCase()),
     };
