@@ -15,6 +15,7 @@ import { loadSigner, publicKeyFingerprint } from '../../src/evidence/signing.js'
 import { writeBundle } from '../../src/evidence/bundle.js';
 import { verifyBundle } from '../../src/evidence/verify.js';
 import { InputError } from '../../src/errors.js';
+import { buildStatement, signDsse, verifyDsse } from '../../src/evidence/dsse.js';
 import { fakeCredential, startKeyVaultServer, type KeyVaultTestServer } from '../support/keyvault-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-signer-'));
@@ -79,6 +80,16 @@ describe('createKeyVaultSigner', () => {
     assert.equal(report.signature.algorithm, 'rsa');
     const openssl = execFileSync('openssl', ['dgst', '-sha256', '-verify', 'signing-key.pub.pem', '-signature', 'SHA256SUMS.sig', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' });
     assert.match(openssl, /Verified OK/);
+  });
+
+  it('signs a DSSE envelope through the vault that verifies with the vault key and fails with another', async () => {
+    const signer = await createKeyVaultSigner('azurekeyvault://contoso-kv/keys/audit-signing', options);
+    const statement = buildStatement([{ path: 'results.json', sha256: 'a'.repeat(64) }]);
+    const envelope = await signDsse(statement, (d) => signer.sign(d), signer.info.fingerprint);
+    const ok = verifyDsse(envelope, signer.publicKeyPem);
+    assert.equal(ok.valid, true, ok.error);
+    assert.equal(ok.keyid, signer.info.fingerprint);
+    assert.equal(verifyDsse(envelope, generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey).valid, false);
   });
 
   it('fails with the key named and a hint: missing key, no sign permission, refused sign, malformed reference', async () => {
