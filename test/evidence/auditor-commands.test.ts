@@ -174,3 +174,36 @@ describe('docs/verifying.md commands on pipeline bundles', () => {
     assert.match(text, /EPHEMERAL PDF signing identity/);
   });
 });
+
+describe('signing flags', () => {
+  const scan = ['--control', 'AI-SEC-01', '--replay', 'fixtures/demo/replay', '--format', 'json'];
+  it('refuse contradictory or incomplete combinations with a usage error that names the flag', async () => {
+    const ed = join(work, 'ed.pem');
+    assert.equal(spawnSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', ed]).status, 0);
+    const cases: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+      [['--sign-key', ed, '--sign-p12', 'x.p12'], /--sign-key and --sign-p12 cannot be combined/],
+      [['--sign-p12', 'x.p12'], /--sign-p12 needs --sign-passphrase-env/],
+      [['--sign-p12', 'x.p12', '--sign-passphrase-env', 'NOPE_UNSET'], /NOPE_UNSET, which is not set/],
+      [['--sign-cert', 'c.pem'], /--sign-cert needs --sign-key/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli([...scan, '--out', join(work, `never-${++n}`), ...flags]);
+      assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    const cert = join(work, 'ed-cert.pem');
+    assert.equal(spawnSync('openssl', ['req', '-x509', '-new', '-key', ed, '-subj', '/CN=ed', '-days', '1', '-out', cert]).status, 0);
+    const r = await runCli([...scan, '--out', join(work, `never-${++n}`), '--sign-key', ed, '--sign-cert', cert]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--sign-cert needs an RSA --sign-key; this key is ed25519/);
+  });
+
+  it('a wrong PKCS#12 passphrase is an input error naming the file; the passphrase never appears in output', async () => {
+    const r = await runCli([...scan, '--out', join(work, `never-${++n}`), '--sign-p12', join(work, 'signer.p12'), '--sign-passphrase-env', 'P12_PASS'], {
+      env: { PATH: process.env.PATH, P12_PASS: 'wrong-horse-battery' },
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /signer\.p12/);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('wrong-horse-battery'));
+  });
+});
