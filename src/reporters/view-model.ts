@@ -479,7 +479,26 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
   const pdfSignature = options.pdfSignature
     ? { ...options.pdfSignature, sameKey: Boolean(results.signing && options.pdfSignature.publicKeyFingerprint === results.signing.fingerprint) }
     : undefined;
-  const controls = controlSections(results, all, redactValue(options.controls ?? []).value, options.reference, waivers, attestations);
+  // Only the fields the packet shows: a catalog's examples and fixtures are large and never printed.
+  const definitions: PacketControlDefinition[] = (options.controls ?? []).map((d) => ({
+    id: d.id,
+    title: d.title,
+    objective: d.objective,
+    description: d.description,
+    nist_ai_rmf: d.nist_ai_rmf,
+    sp800_53: d.sp800_53,
+    checks: d.checks?.map((k) => ({
+      id: k.id,
+      title: k.title,
+      severity: k.severity,
+      resource_type: k.resource_type,
+      applicability: k.applicability,
+      remediation: k.remediation,
+      reperform: k.reperform,
+      policy_definition_id: k.policy_definition_id,
+    })),
+  }));
+  const controls = controlSections(results, all, redactValue(definitions).value, options.reference, waivers, attestations);
   const observations = redactValue(probeView(options.documents)).value;
   const organisation = options.organisation !== undefined ? redactValue(options.organisation).value : undefined;
   return {
