@@ -30,7 +30,8 @@ import { runPipeline } from './pipeline.js';
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
 Scans Azure (or a recorded estate), evaluates the controls and writes a signed evidence bundle:
-results.json, evidence/, report.html, report.pdf, SHA256SUMS, SHA256SUMS.sig and the public key.
+results.json, evidence/, report.html, report.pdf (itself PDF-signed), bundle.dsse.json (an in-toto statement over
+every file), SHA256SUMS, SHA256SUMS.sig and the public key.
 
 Controls:
   --control ID            a control to evaluate (repeatable or comma-separated), e.g. AI-SEC-01
