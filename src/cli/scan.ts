@@ -196,6 +196,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
+  // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
+  if (plan && scope.subscriptions.length === 0) evidence.subscriptionsRequested = [];
   if (probeLevel !== 'none') {
     if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
     const user = values['probe-postgres-user'];

@@ -5,6 +5,7 @@
 import { redactValue } from '../evidence/redact.js';
 import type { CollectionError, Result, ResultsFile, Severity, Status, StatusCounts } from '../model.js';
 import { SEVERITIES, STATUSES, emptyCounts } from '../model.js';
+import type { DiffViewModel } from '../bundle-ops/diff.js';
 
 /** One file listed in the packet's evidence index. */
 export interface EvidenceIndexEntry {
@@ -18,6 +19,8 @@ export interface PacketOptions {
   evidenceIndex?: EvidenceIndexEntry[];
   /** Document title (HTML `<title>`, PDF title and header). Defaults to "engram-audit compliance evidence packet". */
   title?: string;
+  /** Changes since a previous run (`engram-audit diff`), shown as their own section when given. */
+  diff?: DiffViewModel;
 }
 
 const STATUS_LABELS: Record<Status, string> = {
@@ -260,6 +263,7 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
     other,
     coverage: coverageView(results),
     evidenceIndex,
+    diff: options.diff ? redactValue(options.diff).value : undefined,
   };
 }
 
