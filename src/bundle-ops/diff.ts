@@ -346,6 +346,7 @@ const STATUS_LABEL: Record<Status, string> = { pass: 'Pass', fail: 'Fail', error
 export function diffViewModel(diff: BundleDiff) {
   const row = (r: ResultChange) => ({
     ...r,
+    severityLabel: r.severity.charAt(0).toUpperCase() + r.severity.slice(1),
     oldLabel: r.oldStatus ? STATUS_LABEL[r.oldStatus] : 'New',
     newLabel: r.newStatus ? STATUS_LABEL[r.newStatus] : 'Gone',
     oldClass: r.oldStatus ?? 'not_applicable',
