@@ -105,6 +105,22 @@ describe('merge', () => {
     assert.match(readFileSync(join(tmp, 'merged', 'report.html'), 'utf8'), /staidevlegacy/);
   });
 
+  it('merges evaluate bundles of disjoint snapshots into what evaluating the whole snapshot gives', async () => {
+    const { documents } = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'demo', 'snapshot.json'), 'utf8')) as { documents: { id: string }[] };
+    const write = (name: string, docs: unknown[]) => writeFileSync(join(tmp, name), JSON.stringify({ documents: docs }));
+    write('snap-whole.json', documents);
+    write('snap-prod.json', documents.filter((d) => d.id.includes(PROD)));
+    write('snap-nonprod.json', documents.filter((d) => d.id.includes(NONPROD)));
+    for (const n of ['whole', 'prod', 'nonprod']) {
+      const r = await cli(['evaluate', '--evidence', join(tmp, `snap-${n}.json`), '--control', 'AI-SEC-01', '--format', 'json', '--out', join(tmp, `ev-${n}`)]);
+      assert.ok(r.code === 1 || r.code === 3, r.stderr);
+    }
+    const r = await cli(['merge', join(tmp, 'ev-prod'), join(tmp, 'ev-nonprod'), '--format', 'json', '--out', join(tmp, 'ev-merged')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(comparable(read(join(tmp, 'ev-merged'))), comparable(read(join(tmp, 'ev-whole'))));
+    assert.equal(read(join(tmp, 'ev-merged')).scope.source, 'snapshot');
+  });
+
   it('accepts parts signed by a trusted fingerprint, and refuses them under another', async () => {
     const ok = await cli(['merge', join(tmp, 's1'), join(tmp, 's2'), '--fingerprint', partFingerprint.replace(/(..)/g, '$1:').slice(0, -1), '--format', 'json', '--out', join(tmp, 'fp')]);
     assert.equal(ok.code, 1, ok.stderr);
