@@ -21,8 +21,8 @@ export interface ShardPlan {
 }
 
 /**
- * Plans one shard of `scope`. With `scope.subscriptions` given, no request is made; otherwise the subscriptions in
- * scope (all visible, or under `scope.managementGroups`) are listed first.
+ * Plans one shard of `scope`. With only `scope.subscriptions` given, no request is made; otherwise the subscriptions in
+ * scope (under `scope.managementGroups`, or every visible one) are listed first and joined with the named ones.
  *
  * @throws CollectionFailure (exit 3) when the subscriptions cannot be listed.
  */
@@ -31,9 +31,12 @@ export async function planShard(
   scope: Scope,
   access: { credential: TokenCredential; httpClient?: HttpClient; concurrency?: number },
 ): Promise<ShardPlan> {
-  const population =
-    scope.subscriptions.length > 0
-      ? [...new Set(scope.subscriptions.map((s) => s.toLowerCase()))].sort()
+  const named = scope.subscriptions.map((s) => s.toLowerCase());
+  // An unsharded scan covers the named subscriptions plus those under the management groups (or, naming neither, every
+  // visible one): the shards split that same set. Only a bare subscription list needs no listing.
+  const listed =
+    named.length > 0 && scope.managementGroups.length === 0
+      ? []
       : await discoverSubscriptions({
           credential: access.credential,
           ...(access.httpClient ? { httpClient: access.httpClient } : {}),
@@ -41,6 +44,7 @@ export async function planShard(
           source: scope.source === 'replay' ? 'replay' : 'azure',
           ...(access.concurrency ? { concurrency: access.concurrency } : {}),
         });
+  const population = [...new Set([...named, ...listed])].sort();
   const subscriptions = subscriptionsOfShard(population, shard);
   return { shard, population, subscriptions, collectScope: { ...scope, subscriptions, managementGroups: [] } };
 }

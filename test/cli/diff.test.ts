@@ -137,6 +137,14 @@ describe('diff', () => {
     assert.match(forced.stdout, /New: .*tampered .*NOT VERIFIED/);
   });
 
+  it('with --fingerprint, refuses a bundle signed by another key', async () => {
+    const fp = (JSON.parse(readFileSync(join(newDir, 'results.json'), 'utf8')) as { signing: { fingerprint: string } }).signing.fingerprint;
+    const r = await cli(['diff', oldDir, newDir, '--fingerprint', fp]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /old: bundle does not verify, refusing to compare it: the signing key \(fingerprint [0-9a-f]{64}\) is not one of the trusted fingerprints/);
+    assert.equal((await cli(['diff', newDir, newDir, '--fingerprint', fp])).code, 0);
+  });
+
   it('compares a bare results.json without evidence, and says so', async () => {
     const bare = join(tmp, 'bare');
     mkdirSync(bare);
