@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { loadSnapshot, verifyBundle, type VerifyReport } from '../evidence/index.js';
 import type { AzureDocument, EvidenceSet, Result, ResultsFile, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
+import { parseManifest } from '../evidence/manifest.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
 
@@ -23,6 +24,8 @@ export interface DiffSide {
   verification: 'verified' | 'skipped' | 'unbundled';
   /** The verification report, when the side is a bundle and verification ran. */
   report?: VerifyReport;
+  /** The bundle's evidence files with the digests its SHA256SUMS lists (for the packet's evidence index). */
+  evidenceFiles?: { path: string; sha256: string }[];
 }
 
 /** Options of {@link loadDiffSide}. */
@@ -116,7 +119,20 @@ export async function loadDiffSide(path: string, options: LoadDiffOptions = {}):
   } catch (err) {
     if (options.verify !== false) throw err;
   }
-  return { path, results, ...(evidence ? { evidence } : {}), verification: options.verify === false ? 'skipped' : 'verified', ...(report ? { report } : {}) };
+  let evidenceFiles: { path: string; sha256: string }[] | undefined;
+  try {
+    evidenceFiles = parseManifest(await readFile(join(dir, 'SHA256SUMS'), 'utf8')).entries.filter((e) => e.path.startsWith('evidence/'));
+  } catch {
+    evidenceFiles = undefined;
+  }
+  return {
+    path,
+    results,
+    ...(evidence ? { evidence } : {}),
+    verification: options.verify === false ? 'skipped' : 'verified',
+    ...(report ? { report } : {}),
+    ...(evidenceFiles ? { evidenceFiles } : {}),
+  };
 }
 
 /** One (control, check, resource) whose status differs, or that is new. */

@@ -3,7 +3,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { redactString } from '../evidence/redact.js';
-import { serializeEvidence } from '../evidence/index.js';
 import { diffRuns, diffViewModel, formatDiffText, loadDiffSide, newFailuresAtOrAbove } from '../bundle-ops/diff.js';
 import { renderHtml } from '../reporters/html.js';
 import { canonicalJson } from '../util/canonical-json.js';
@@ -73,7 +72,8 @@ export async function runDiff(argv: string[], io: CliIo): Promise<number> {
     let body: string;
     if (ext === '.json') body = canonicalJson(diff);
     else if (ext === '.html' || ext === '.htm') {
-      const evidenceIndex = newSide.evidence ? serializeEvidence(newSide.evidence).index.map((e) => ({ path: e.path, sha256: e.sha256 })) : undefined;
+      // The digests NEW's own SHA256SUMS lists (verified above), not a re-serialisation of what was loaded.
+      const evidenceIndex = newSide.evidenceFiles;
       body = renderHtml(newSide.results, { diff: diffViewModel(diff), ...(evidenceIndex ? { evidenceIndex } : {}), title: 'engram-audit changes since the previous run' });
     } else body = formatDiffText(diff);
     await mkdir(dirname(file), { recursive: true });

@@ -95,6 +95,10 @@ describe('diff', () => {
     assert.match(html, /staiprodnew/);
     assert.match(html, /psql-ai-uat/);
     assert.match(html, /Content-Security-Policy/);
+    // The evidence index shows the digests NEW's SHA256SUMS lists.
+    const sums = readFileSync(join(newDir, 'SHA256SUMS'), 'utf8').split('\n').filter((l) => l.includes('  evidence/'));
+    assert.ok(sums.length >= 4);
+    for (const line of sums) assert.ok(html.includes(line.slice(0, 64)), line);
     const j = await cli(['diff', oldDir, newDir, '--json', '--out', join(tmp, 'changes.json')]);
     assert.deepEqual(JSON.parse(readFileSync(join(tmp, 'changes.json'), 'utf8')), JSON.parse(j.stdout));
     await cli(['diff', oldDir, newDir, '--out', join(tmp, 'changes.txt')]);
