@@ -26,6 +26,8 @@ import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { formatShard, parseShard } from '../bundle-ops/shard.js';
+import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
 
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
@@ -41,6 +43,8 @@ Scope (default: every subscription the credential can read):
   --subscription ID       a subscription id (repeatable or comma-separated)
   --management-group MG   a management group id (repeatable)
   --tag KEY=VALUE         only resources carrying this tag (repeatable; all must match)
+  --shard I/N             scan only shard I of N of the subscriptions in scope (hash of the subscription id, see
+                          docs/pipelines.md); run 1/N ... N/N as parallel jobs and combine them with 'engram-audit merge'
 
 Evidence source:
   (default)               live Azure through DefaultAzureCredential (az login, managed identity, workload identity,
@@ -181,6 +185,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     subscription: { type: 'string', multiple: true },
     'management-group': { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
+    shard: { type: 'string' },
     replay: { type: 'string' },
     record: { type: 'string' },
     out: { type: 'string' },
@@ -209,6 +214,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
   }
+  const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const probeLevel = parseProbeLevel(values.probes);
   const probeTimeoutMs = parsePositiveInt('--probe-timeout-ms', values['probe-timeout-ms'], 15_000);
   const replayDir = values.replay ? resolve(io.cwd, values.replay) : undefined;
@@ -228,6 +234,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     tags: parseTags(values.tag),
     source: replayDir ? 'replay' : 'azure',
     demo: Boolean(replayDir && /fixtures[\\/]demo/.test(replayDir)),
+    ...(shard ? { shard } : {}),
   };
 
   let credential: TokenCredential;
@@ -241,14 +248,21 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     if (values.record) httpClient = createRecordingClient(createDefaultHttpClient(), resolve(io.cwd, values.record));
   }
 
-  const evidence = await collect({
-    scope,
+  // --shard: collect only this job's subscriptions; an empty shard collects nothing (never "every subscription").
+  const plan = shard ? await planShard(shard, scope, { credential, httpClient, concurrency }) : undefined;
+  if (plan) {
+    io.stderr(`shard ${formatShard(plan.shard)}: ${plan.subscriptions.length} of ${plan.population.length} subscriptions${plan.subscriptions.length > 0 ? ` (${plan.subscriptions.join(', ')})` : '; nothing to scan, writing an empty part'}\n`);
+  }
+  const evidence = plan && plan.subscriptions.length === 0 ? emptyCollection() : await collect({
+    scope: plan?.collectScope ?? scope,
     credential,
     httpClient,
     concurrency,
     onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
+  // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
+  if (plan && scope.subscriptions.length === 0) evidence.subscriptionsRequested = [];
   if (probeLevel !== 'none') {
     if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
     const user = values['probe-postgres-user'];

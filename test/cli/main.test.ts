@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFil
 import { join } from 'node:path';
 import type { ResultsFile } from '../../src/model.js';
 import { runCli, tempDir } from '../support/cli.js';
-import { fixture } from '../support/paths.js';
+import { fixture, repoRoot } from '../support/paths.js';
+import { ajv } from '../../src/controls/ajv.js';
 
 const work = tempDir();
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -54,6 +55,13 @@ describe('the demo scan over the recorded estate', () => {
     assert.ok(results.results.some((r) => r.status === 'pass'), 'some checks pass');
     assert.ok(results.results.some((r) => r.status === 'fail'), 'some checks fail');
     assert.ok(results.signing?.ephemeral, 'ephemeral key labelled');
+  });
+
+  test('results.json validates against schemas/results.schema.json', () => {
+    const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'results.schema.json'), 'utf8'));
+    const check = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+    const ok = check(readResults(out));
+    assert.ok(ok, JSON.stringify(check.errors?.slice(0, 3)));
   });
 
   test('the PDF names every failing resource and is watermarked as demo data', () => {
