@@ -16,6 +16,7 @@ import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
 import { renderJunit } from '../reporters/junit.js';
 import { toolVersion } from '../util/paths.js';
+import { diffRuns, diffViewModel, formatDiffText, type DiffSide } from '../bundle-ops/diff.js';
 import { sha256Hex } from '../util/hash.js';
 import { DSSE_FILE, buildStatement, signDsse } from '../evidence/dsse.js';
 import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
@@ -37,6 +38,8 @@ export interface RunOptions {
   failOn: Severity;
   startedAt: Date;
   io: CliIo;
+  /** A previous run (`--diff-against`): the packet gets a "Changes since the previous run" section. */
+  diffAgainst?: DiffSide;
 }
 
 export interface RunOutcome {
@@ -115,6 +118,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
         publicKeyFingerprint: identityKeyFingerprint(pdfIdentity),
       }
     : undefined;
+  const diff = options.diffAgainst
+    ? diffRuns(options.diffAgainst, { path: options.outDir, results, evidence, verification: 'unbundled' })
+    : undefined;
   let html: string | undefined;
   if (formats.has('html') || wantPdf) {
     html = renderHtml(results, {
@@ -123,6 +129,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
       controls: options.controls,
       documents: evidence.documents,
       pdfSignature,
+      ...(diff ? { diff: diffViewModel(diff) } : {}),
     });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
   }
@@ -175,6 +182,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const outDir = resolve(io.cwd, options.outDir);
   await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });
   printSummary(io, results, outDir);
+  if (diff && options.diffAgainst) {
+    io.stdout(`Changes since ${options.diffAgainst.path}:\n${formatDiffText(diff, 10)}\n`);
+  }
   return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
 }
 

@@ -21,6 +21,7 @@ import { InputError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { Scope, Severity } from '../model.js';
 import { SEVERITIES } from '../model.js';
+import { loadDiffSide } from '../bundle-ops/diff.js';
 import { parseFormats } from '../reporters/formats.js';
 import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
@@ -65,6 +66,8 @@ Output:
   --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) that signs both the bundle and the PDF
   --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted --sign-key
   --org NAME              the organisation assessed: packet cover, PDF author and signer name
+  --diff-against PREV     a previous bundle (verified first): the packet gets a "Changes since the previous run"
+                          section (new failures, fixed, new and removed resources, changed evidence)
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
 
@@ -191,6 +194,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     out: { type: 'string' },
     format: { type: 'string' },
     ...SIGNING_FLAGS,
+    'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
@@ -210,6 +214,10 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const ids = controlIds(values.control, values.all);
   const formats = parseFormats(values.format ?? 'json,html,pdf');
   const failOn = parseFailOn(values['fail-on']);
+  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
+  const diffAgainst = values['diff-against']
+    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
+    : undefined;
   const concurrency = parsePositiveInt('--concurrency', values.concurrency, 8);
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
@@ -298,6 +306,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     formats,
     signer,
     organisation: values.org,
+    ...(diffAgainst ? { diffAgainst } : {}),
     failOn,
     startedAt,
     io,

@@ -82,6 +82,25 @@ describe('diff', () => {
     assert.equal(d.old.verification, 'verified');
   });
 
+  it('evaluate --diff-against puts the changes into the new signed packet itself', async () => {
+    const out = join(tmp, 'with-diff');
+    const r = await cli(['evaluate', '--evidence', join(tmp, 'new.json'), '--control', 'AI-SEC-01', '--format', 'json,html', '--out', out, '--diff-against', oldDir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /Changes since .*old:/);
+    assert.match(r.stdout, /New failures \(1\)/);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /Changes since the previous run/);
+    assert.match(html, /staiprodnew/);
+    assert.equal((await cli(['verify', out])).code, 0, 'the section is inside the signed bundle');
+  });
+
+  it('--diff-against a path that is not a bundle is an input error before anything is evaluated', async () => {
+    const out = join(tmp, 'never');
+    const r = await cli(['evaluate', '--evidence', join(tmp, 'new.json'), '--control', 'AI-SEC-01', '--format', 'json', '--out', out, '--diff-against', join(tmp, 'nope')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nope/);
+  });
+
   it('prints a text summary by default and writes JSON, text or the packet section with --out', async () => {
     const r = await cli(['diff', oldDir, newDir, '--out', join(tmp, 'out', 'changes.html')]);
     assert.equal(r.code, 1);
