@@ -144,7 +144,7 @@ describe('diff', () => {
   it('refuses a bundle that does not verify unless --no-verify, naming it', async () => {
     const tampered = join(tmp, 'tampered');
     mkdirSync(tampered);
-    for (const f of ['results.json', 'SHA256SUMS', 'SHA256SUMS.sig', 'signing-key.pub.pem']) copyFileSync(join(newDir, f), join(tampered, f));
+    for (const f of ['results.json', 'SHA256SUMS', 'SHA256SUMS.sig', 'signing-key.pub.pem', 'bundle.dsse.json']) copyFileSync(join(newDir, f), join(tampered, f));
     mkdirSync(join(tampered, 'evidence'));
     for (const f of ['index.json', 'microsoft.storage-storageaccounts-0001.json', 'microsoft.keyvault-vaults-0001.json', 'microsoft.dbforpostgresql-flexibleservers-0001.json']) {
       copyFileSync(join(newDir, 'evidence', f), join(tampered, 'evidence', f));
