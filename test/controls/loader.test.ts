@@ -1,7 +1,7 @@
 /** Loader: malformed YAML names file:line, schema violations name the field pointer and line, semantic problems, selection. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeControl, loadCatalog, selectControls, validateControlFiles, ajv } from '../../src/controls/index.js';
@@ -19,6 +19,8 @@ const lineOf = (text: string, needle: string): number => text.split('\n').findIn
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'engram-controls-'));
+  // AI-SEC-01 includes shared checks (use: keyvault/...), which resolve next to the control file.
+  cpSync(join(repoRoot, 'controls', 'checks'), join(dir, 'checks'), { recursive: true });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
