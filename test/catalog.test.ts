@@ -46,8 +46,11 @@ describe('catalog', () => {
   it('has unique control and check ids, snake_case check ids', () => {
     const controls = catalog.controls.map((c) => c.id);
     assert.equal(new Set(controls).size, controls.length);
-    const checks = catalog.controls.flatMap((c) => c.checks.map((k) => k.id));
+    // A shared check (controls/checks/<service>/<id>.yaml) appears once per control that uses it; any other id once.
+    const checks = [...new Map(catalog.controls.flatMap((c) => c.checks.map((k) => [k.shared ? `shared:${k.shared}` : `${c.id}:${k.id}`, k.id] as const))).values()];
     assert.equal(new Set(checks).size, checks.length, 'check ids are unique');
+    const shared = catalog.controls.flatMap((c) => c.checks.filter((k) => k.shared).map((k) => k.id));
+    assert.ok(shared.includes('keyvault_purge_protection') && shared.filter((id) => id === 'keyvault_purge_protection').length === 2, 'purge protection is shared by AI-SEC-01 and AI-RES-01');
     for (const id of checks) assert.match(id, /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
   });
 
