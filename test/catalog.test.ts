@@ -186,5 +186,19 @@ describe('catalog', () => {
     for (const l of leaves) if (l.op === 'equals') assert.ok(typeof l.value !== 'number', `numeric equality: ${JSON.stringify(l)}`);
     assert.ok(leaves.filter((l) => ['lte', 'gte', 'lt', 'gt'].includes(l.op)).length >= 20);
   });
+
+  it('docs/controls.md names every control, check, parameter and default', () => {
+    const doc = readFileSync(join(repoRoot, 'docs', 'controls.md'), 'utf8');
+    const show = (v: unknown): string => (Array.isArray(v) ? v.join(', ') : String(v));
+    for (const control of catalog.controls) {
+      assert.ok(doc.includes(`## ${control.id} ${control.title}`), control.id);
+      const params = [...Object.entries(control.parameters ?? {}), ...control.checks.flatMap((k) => Object.entries(k.parameters ?? {}))];
+      for (const [name, p] of params) assert.ok(doc.includes(`\`${name}\` = ${show(p.default)}`), `${control.id}: ${name} = ${show(p.default)}`);
+      for (const check of control.checks) {
+        assert.ok(doc.includes(`\`${check.id}\``), check.id);
+        if (check.policy_definition_id) assert.ok(doc.includes(check.policy_definition_id.split('/').pop() as string), check.id);
+      }
+    }
+  });
 });
 
