@@ -261,7 +261,7 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       // Selection is a filter, not a judgement: a document that does not (or cannot be shown to) match is no target.
       let chosen = false;
       try {
-        chosen = evaluateCondition(check.select, doc, { index, params: resolveParameters(control, check, environmentOf(doc, tag)), used: new Set<string>(), now }).verdict === 'true';
+        chosen = evaluateCondition(check.select, doc, { index, params: resolveParameters(control, check, inheritedEnvironment(doc, tag, index)), used: new Set<string>(), now }).verdict === 'true';
       } catch {
         chosen = false;
       }
