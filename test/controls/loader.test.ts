@@ -104,6 +104,38 @@ describe('validateControlFiles', () => {
   });
 });
 
+describe('the later controls\' check fields', () => {
+  const gov = readFileSync(join(repoRoot, 'controls', 'AI-GOV-01.yaml'), 'utf8');
+
+  it('accepts every shipped control', async () => {
+    const files = ['AI-DATA-01', 'AI-DATA-02', 'AI-RES-01', 'AI-RES-02', 'AI-MON-01', 'AI-CAP-01', 'AI-GOV-01'].map((id) => join(repoRoot, 'controls', `${id}.yaml`));
+    assert.deepEqual((await validateControlFiles(files)).map((p) => p.format()), []);
+  });
+
+  it('checks placeholders in messages.manual and if_no_target.message, and parameters named by a param leaf', async () => {
+    const text = gov
+      .replace('manual: "{resource.name} awaits a current, complete attestation: {actual}."', 'manual: "{resource.name} awaits {owner}."')
+      .replace('has not been attested: no attestation names key_management_responsibilities_attested', 'has not been attested by {param.nobody}')
+      .replace("{ derived: days_until, path: properties.expires, op: gt, value: 0 }", '{ param: undeclared_switch, op: equals, value: on }');
+    assert.notEqual(text, gov);
+    const problems = await validateControlFiles([write('AI-GOV-01.yaml', text)]);
+    const text2 = problems.map((p) => `${p.details.field}: ${p.message}`).join('\n');
+    assert.match(text2, /\/checks\/0\/messages\/manual: unknown placeholder \{owner\}/);
+    assert.match(text2, /\/checks\/0\/if_no_target\/message: unknown placeholder \{param\.nobody\}/);
+    assert.match(text2, /\/checks\/0\/condition\/all\/4\/param: parameter "undeclared_switch" is not declared/);
+  });
+
+  it('rejects a re-performance with neither request nor command, and an unknown unsatisfied status', async () => {
+    const text = gov
+      .replace('      command: "sha256sum <each properties.evidence[*].path>', '      note: "sha256sum <each properties.evidence[*].path>')
+      .replace('unsatisfied_status: manual', 'unsatisfied_status: pass');
+    const problems = await validateControlFiles([write('AI-GOV-01.yaml', text)]);
+    const fields = problems.map((p) => p.details.field);
+    assert.ok(fields.includes('/checks/0/reperform/note'), fields.join(', '));
+    assert.ok(fields.includes('/checks/0/unsatisfied_status'), fields.join(', '));
+  });
+});
+
 describe('shared checks (controls/checks/<service>/<id>.yaml)', () => {
   const sharedCheck = (id: string) => `id: ${id}
 title: Key vaults have purge protection so keys cannot be destroyed before retention ends
