@@ -374,8 +374,10 @@ function decide(
   };
   // Keep the element explanations that support the verdict (the ones that matched for a pass, failed for a fail).
   const wanted = kind === 'none' ? verdict !== 'true' : verdict === 'true';
+  // With an undecided verdict, the undecided elements explain what was missing.
+  const keep: Verdict = verdict === 'missing' ? 'missing' : wanted ? 'true' : 'false';
   const detail = parts
-    .filter((p) => p.verdict === (wanted ? 'true' : 'false'))
+    .filter((p) => p.verdict === keep)
     .slice(0, MAX_ELEMENT_EXPLANATIONS)
     .flatMap((p) => p.explanations)
     .map((e) => (kind === 'none' ? { ...e, ok: !e.ok } : e));
