@@ -141,7 +141,7 @@ describe('catalog', () => {
       'AI-RES-01': ['postgres_backup_retention', 'postgres_geo_redundant_backup', 'storage_geo_redundancy', 'blob_point_in_time_restore', 'keyvault_soft_delete', 'keyvault_purge_protection'],
       'AI-RES-02': ['postgres_zone_redundant_ha', 'storage_zone_redundancy'],
       'AI-MON-01': ['postgres_cpu_alert', 'postgres_memory_alert', 'postgres_connections_alert', 'postgres_storage_alert', 'postgres_diagnostics_to_log_analytics', 'blob_diagnostics_to_log_analytics', 'keyvault_diagnostics_to_log_analytics'],
-      'AI-CAP-01': ['postgres_sku_environment_profile', 'postgres_sku_declared_load', 'postgres_storage_autogrow', 'postgres_vector_allowlisted', 'postgres_custom_maintenance_window'],
+      'AI-CAP-01': ['postgres_sku_environment_profile', 'postgres_sku_declared_load', 'postgres_storage_autogrow', 'postgres_vector_allowlisted', 'postgres_vector_installed', 'postgres_custom_maintenance_window'],
       'AI-GOV-01': ['key_management_responsibilities_attested', 'data_classification_attested', 'encryption_policy_attested'],
     };
     for (const [id, checks] of Object.entries(want)) assert.deepEqual(catalog.get(id)?.checks.map((c) => c.id), checks, id);

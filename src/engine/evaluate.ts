@@ -199,6 +199,9 @@ function errorApplies(err: CollectionError, doc: AzureDocument, read: Set<string
   if (err.resourceId === undefined) return err.resourceType !== undefined && err.resourceType.toLowerCase() !== docType(doc) && read.has(err.resourceType.toLowerCase());
   const rid = normId(err.resourceId);
   const id = normId(doc.id);
+  // A failure recorded against the parent for documents of the target's own type (a probe of this server that could
+  // not observe, whose observation document is the target) makes that target an error, not a verdict.
+  if (id.startsWith(`${rid}/`) && err.resourceType !== undefined && err.resourceType.toLowerCase() === docType(doc)) return true;
   if (rid !== id && !rid.startsWith(`${id}/`)) return false;
   return err.resourceType === undefined || read.has(err.resourceType.toLowerCase());
 }
