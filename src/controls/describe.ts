@@ -3,7 +3,11 @@ import { NIST_AI_RMF_SUBCATEGORIES } from './nist-ai-rmf.js';
 import type { Condition, Control, LeafCondition } from './types.js';
 
 function value(v: unknown): string {
-  if (v && typeof v === 'object' && !Array.isArray(v) && 'param' in (v as object)) return `{param ${(v as { param: string }).param}}`;
+  if (v && typeof v === 'object' && !Array.isArray(v) && ('param' in (v as object) || 'derived' in (v as object))) {
+    const { param, derived, path } = v as { param?: string; derived?: string; path?: string };
+    const base = param !== undefined ? `{param ${param}}` : path ?? '@';
+    return derived ? `${derived}(${base})` : base;
+  }
   if (Array.isArray(v)) return `[${v.map((x) => String(x)).join(', ')}]`;
   return JSON.stringify(v);
 }
@@ -35,7 +39,7 @@ export function describeCondition(c: Condition, indent = '    '): string[] {
     ];
   }
   const leaf = c as LeafCondition;
-  const subject = leaf.derived ? `${leaf.derived}(${leaf.path ?? ''})` : leaf.path;
+  const subject = leaf.param !== undefined ? `parameter ${leaf.param}` : leaf.derived ? `${leaf.derived}(${leaf.path ?? ''})` : leaf.path;
   const v = ['exists', 'absent', 'empty', 'not_empty'].includes(leaf.op) ? '' : ` ${value(leaf.value)}`;
   const d = leaf.default !== undefined ? ` (absent = Azure default ${JSON.stringify(leaf.default)})` : '';
   return [`${indent}${subject} ${leaf.op}${v}${d}`];
