@@ -76,8 +76,10 @@ export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
   const threshold = SEVERITIES.indexOf(failOn);
   const failing = results.results.some((r) => r.status === 'fail' && SEVERITIES.indexOf(r.severity) <= threshold);
   if (failing) return EXIT.FINDINGS;
+  // A manual check still awaiting its attestation has not been shown to hold: the run is incomplete, never clean.
   const incomplete =
-    results.results.some((r) => r.status === 'error') || results.controls.some((c) => c.status === 'error');
+    results.results.some((r) => r.status === 'error' || r.status === 'manual') ||
+    results.controls.some((c) => c.status === 'error' || c.status === 'manual');
   return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
 }
 

@@ -80,7 +80,8 @@ Probes (active checks of the live services; their observations enter the evidenc
   --probe-canary-container NAME   container the blob canary writes to (with --probes all)
   --probe-timeout-ms N    hard limit per probe (default 15000); a probe that cannot observe is an error, never a pass
 
-Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors, no findings).
+Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors or manual checks
+awaiting an attestation, no findings).
 
 Examples:
   engram-audit --control AI-SEC-01 --replay fixtures/demo/replay --out out/demo

@@ -214,3 +214,17 @@ describe('help and the catalog', () => {
     assert.match(run.stderr, /:\d+/);
   });
 });
+
+describe('manual checks awaiting an attestation', () => {
+  test('are never a pass: the control shows manual and the run exits 3 (incomplete), not 0', async () => {
+    const out = join(work, 'gov');
+    const run = await runCli([
+      'evaluate', '--evidence', fixture('snapshots', 'ai-gov-01', 'non-compliant.json'), '--control', 'AI-GOV-01', '--out', out, '--format', 'json',
+    ]);
+    assert.equal(run.code, 3, run.stdout + run.stderr);
+    assert.match(run.stdout, /AI-GOV-01 .*MANUAL/);
+    const results = readResults(out);
+    assert.equal(results.controls[0].status, 'manual');
+    assert.ok(results.results.every((r) => r.status !== 'pass'));
+  });
+});
