@@ -109,9 +109,14 @@ describe('catalog', () => {
       'key_rotation_policy', 'keyvault_soft_delete', 'keyvault_purge_protection', 'keyvault_rbac_authorization',
       'storage_network_isolation', 'postgres_network_isolation', 'keyvault_network_isolation',
       'storage_no_anonymous_blob_access', 'postgres_no_public_firewall_rule', 'keyvault_audit_logging',
+      // issue 4: probe observations feed AI-SEC-01, so a probe can fail a check that the configuration passed
+      'endpoint_tls_floor_observed', 'key_dual_version_observed', 'blob_canary_encrypted_observed',
     ]) assert.ok(ids.has(id), id);
     const types = new Set(catalog.get('AI-SEC-01')?.checks.map((c) => c.resource_type));
-    assert.deepEqual([...types].sort(), ['microsoft.dbforpostgresql/flexibleservers', 'microsoft.keyvault/vaults', 'microsoft.keyvault/vaults/keys', 'microsoft.storage/storageaccounts']);
+    assert.deepEqual([...types].sort(), [
+      'engram.probe/blob-canary', 'engram.probe/keyvault-crypto', 'engram.probe/tls',
+      'microsoft.dbforpostgresql/flexibleservers', 'microsoft.keyvault/vaults', 'microsoft.keyvault/vaults/keys', 'microsoft.storage/storageaccounts',
+    ]);
   });
 
   it('holds every control of DESIGN.md with its AI RMF and SP 800-53 mapping', () => {
