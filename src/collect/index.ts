@@ -6,7 +6,8 @@ import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
-import { createSharedHttpClient } from './http.js';
+import { createSharedHttpClient, withTrustedCa, type CallEvent } from './http.js';
+import type { ThrottleLimits } from './throttle.js';
 import { collectInventory } from './resource-graph.js';
 import { collectPostgresServer, postgresClients } from './postgres.js';
 import { collectStorageAccount, storageClients } from './storage.js';
@@ -16,7 +17,26 @@ import { canonicalJson } from '../util/canonical-json.js';
 
 export { resolveCredential, noCredentialsError, CREDENTIAL_SOURCES, MANAGEMENT_SCOPE } from './credential.js';
 export { createReplayClient, createRecordingClient, createReplayCredential, requestKey, type CassetteEntry } from './replay.js';
-export { createSharedHttpClient, withCapture, retryAfterMs, Semaphore, type CapturedResponse } from './http.js';
+export {
+  createSharedHttpClient,
+  withCapture,
+  withTrustedCa,
+  retryAfterMs,
+  Semaphore,
+  DEADLINE_EXCEEDED,
+  type CapturedResponse,
+  type CallEvent,
+} from './http.js';
+export {
+  AZURE_LIMITS,
+  TokenBucket,
+  Throttle,
+  throttleScopeOf,
+  parseQuotaResetsAfter,
+  type BucketLimit,
+  type ThrottleLimits,
+  type ThrottleScope,
+} from './throttle.js';
 export {
   KQL_STORAGE_ACCOUNTS,
   KQL_POSTGRES_FLEXIBLE_SERVERS,
@@ -39,8 +59,31 @@ export interface CollectOptions {
   /** Retries per request on 429/5xx/transport errors. Default 4. */
   maxRetries?: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once per finished HTTP request (status, attempts, time spent waiting for a token bucket): calls done, for an ETA. */
+  onCall?: (event: CallEvent) => void;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Where the clients send requests instead of Azure's public cloud: `arm` is passed as `endpoint` to every ARM client
+   * (Resource Graph included). For a loopback fake Azure; the default path is unchanged when absent.
+   */
+  endpoints?: { arm?: string };
+  /**
+   * A PEM CA certificate trusted for the `endpoints` origins only (a self-signed loopback server), so NODE_EXTRA_CA_CERTS
+   * need not be set before node starts. Ignored without `endpoints.arm` or when `httpClient` is given.
+   */
+  trustedCa?: string | Buffer;
+  /**
+   * Overall deadline in milliseconds: after it no request starts, waits or retries, and what is not done becomes
+   * CollectionErrors with code `DEADLINE_EXCEEDED` (never silently dropped). Default none.
+   */
+  deadlineMs?: number;
+  /** Token buckets per throttled scope; default {@link AZURE_LIMITS}; `false` for none. */
+  throttle?: ThrottleLimits | false;
+  /** Monotonic millisecond clock for pacing and the deadline (tests); default `performance.now()`. */
+  clock?: () => number;
+  /** Resource Graph page size (`$top`, 1-1000); default unset, i.e. the service's default page size. */
+  graphPageSize?: number;
 }
 
 /** What collect returns: the evidence set plus coverage facts and list records (see docs/collectors.md). */
@@ -73,14 +116,40 @@ const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase
  */
 export async function collect(options: CollectOptions): Promise<CollectResult> {
   const concurrency = options.concurrency ?? 8;
-  const shared = createSharedHttpClient(options.httpClient ?? createDefaultHttpClient(), {
+  const armEndpoint = options.endpoints?.arm?.replace(/\/+$/, '');
+  const trusted =
+    !options.httpClient && armEndpoint && options.trustedCa !== undefined
+      ? withTrustedCa(createDefaultHttpClient(), [armEndpoint], options.trustedCa)
+      : undefined;
+  const shared = createSharedHttpClient(options.httpClient ?? trusted ?? createDefaultHttpClient(), {
     concurrency,
     ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
+    ...(options.onCall ? { onCall: options.onCall } : {}),
   });
+  try {
+    return await collectWith(options, shared, armEndpoint, concurrency);
+  } finally {
+    shared.dispose();
+    trusted?.destroy();
+  }
+}
+
+async function collectWith(
+  options: CollectOptions,
+  shared: ReturnType<typeof createSharedHttpClient>,
+  armEndpoint: string | undefined,
+  concurrency: number,
+): Promise<CollectResult> {
   const source = options.scope.source === 'replay' ? 'replay' : 'azure';
-  const ctx = new CollectContext(options.credential, shared, source, options.onProgress);
+  const ctx = new CollectContext(options.credential, shared, source, options.onProgress, {
+    ...(armEndpoint ? { armEndpoint } : {}),
+    ...(options.graphPageSize !== undefined ? { graphPageSize: options.graphPageSize } : {}),
+  });
   const requested = [...new Set(options.scope.subscriptions.map((s) => s.toLowerCase()))].sort();
 
   const inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags);

@@ -124,7 +124,11 @@ export async function runGraphQuery(
             query,
             ...(scope.subscriptions ? { subscriptions: scope.subscriptions } : {}),
             ...(scope.managementGroups ? { managementGroups: scope.managementGroups } : {}),
-            options: { resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+            options: {
+              resultFormat: 'objectArray',
+              ...(ctx.settings.graphPageSize !== undefined ? { top: ctx.settings.graphPageSize } : {}),
+              ...(skipToken ? { skipToken } : {}),
+            },
           }),
         ));
       } catch (err) {
