@@ -1,0 +1,313 @@
+/**
+ * The scale benchmark: generates a synthetic estate, serves it from the loopback fake Azure (a child process, so its
+ * CPU and memory stay out of the measurement), runs a full collect() through the real SDK clients over HTTPS, then
+ * evaluate() and the HTML -> PDF packet when those modules are present, and prints the numbers against the lower bound.
+ * The last stdout line is one JSON object (see docs/performance.md).
+ *
+ *   npm run bench -- --subscriptions 50 --storage 2000 --postgres 500 --vaults 200 --keys 10 --latency-ms 20
+ */
+import { cpus, freemem, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { AZURE_LIMITS, collect, createReplayCredential, coverageOf, throttleScopeOf, type CallEvent, type CollectResult } from '../src/collect/index.js';
+import type { Scope } from '../src/model.js';
+import { estateCounts, generateEstate, lostEvidence, type EstateOptions } from '../test/support/fake-azure/estate.js';
+import { startFakeAzureChild } from '../test/support/fake-azure/child.js';
+import type { FakeAzureFaults } from '../test/support/fake-azure/server.js';
+
+const USAGE = `usage: npm run bench -- [--subscriptions N] [--storage N] [--postgres N] [--vaults N] [--keys N]
+                      [--latency-ms N] [--concurrency N] [--faults 429,5xx,drop] [--seed N] [--no-pdf]
+defaults: 50 subscriptions, 2000 storage accounts, 500 PostgreSQL servers, 200 vaults x 10 keys, 20 ms, concurrency 8`;
+
+interface BenchArgs extends Required<EstateOptions> {
+  latencyMs: number;
+  concurrency: number;
+  faults: string[];
+  pdf: boolean;
+}
+
+function parse(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      subscriptions: { type: 'string', default: '50' },
+      storage: { type: 'string', default: '2000' },
+      postgres: { type: 'string', default: '500' },
+      vaults: { type: 'string', default: '200' },
+      keys: { type: 'string', default: '10' },
+      'latency-ms': { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '8' },
+      faults: { type: 'string', default: '' },
+      seed: { type: 'string', default: '1' },
+      'no-pdf': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exitCode = 0;
+  }
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"\n${USAGE}`);
+    return n;
+  };
+  const faults = values.faults ? values.faults.split(',').map((f) => f.trim().toLowerCase()) : [];
+  for (const f of faults) if (!['429', '5xx', 'drop'].includes(f)) throw new Error(`--faults takes 429, 5xx and drop, got "${f}"\n${USAGE}`);
+  return {
+    subscriptions: int('subscriptions', values.subscriptions!, 1),
+    storage: int('storage', values.storage!, 0),
+    postgres: int('postgres', values.postgres!, 0),
+    vaults: int('vaults', values.vaults!, 0),
+    keysPerVault: int('keys', values.keys!, 0),
+    latencyMs: int('latency-ms', values['latency-ms']!, 0),
+    concurrency: int('concurrency', values.concurrency!, 1),
+    seed: int('seed', values.seed!, 0),
+    faults,
+    pdf: !values['no-pdf'],
+  };
+}
+
+/** The family a request URL belongs to, for "calls per resource by type". */
+function family(url: string): string {
+  const p = decodeURIComponent(new URL(url).pathname).toLowerCase();
+  if (p.endsWith('/providers/microsoft.resourcegraph/resources')) return 'resource-graph';
+  if (p.includes('/microsoft.insights/diagnosticsettings')) return 'keyvault';
+  if (p.includes('/microsoft.dbforpostgresql/')) return 'postgres';
+  if (p.includes('/microsoft.storage/')) return 'storage';
+  if (p.includes('/microsoft.keyvault/')) return 'keyvault';
+  return 'other';
+}
+
+/** Lower bound of a scan: the larger of requests x latency / concurrency and the slowest throttled scope's drain time. */
+export function lowerBoundMs(requests: number, latencyMs: number, concurrency: number, perScope: Map<string, number>): {
+  latencyBoundMs: number;
+  rateBoundMs: number;
+  rateScope: string | undefined;
+  lowerBoundMs: number;
+} {
+  const latencyBoundMs = (requests * latencyMs) / concurrency;
+  let rateBoundMs = 0;
+  let rateScope: string | undefined;
+  for (const [key, n] of perScope) {
+    const limit = key === 'resource-graph' ? AZURE_LIMITS.resourceGraphPerUser : key.startsWith('arm:') ? AZURE_LIMITS.armReadsPerSubscription : AZURE_LIMITS.keyVaultPerVault;
+    if (!limit) continue;
+    // A full bucket serves `capacity` at once; the rest drain at the refill rate.
+    const ms = (Math.max(0, n - limit.capacity) / limit.refillPerSecond) * 1000;
+    if (ms > rateBoundMs) {
+      rateBoundMs = ms;
+      rateScope = key;
+    }
+  }
+  return { latencyBoundMs, rateBoundMs, rateScope, lowerBoundMs: Math.max(latencyBoundMs, rateBoundMs) };
+}
+
+interface Dyn {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [k: string]: any;
+}
+
+/** Imports a module of this package that may not exist yet (engine, reporters land separately). */
+async function optional(rel: string): Promise<Dyn | undefined> {
+  try {
+    return (await import(new URL(rel, import.meta.url).href)) as Dyn;
+  } catch {
+    return undefined;
+  }
+}
+
+async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boolean): Promise<{
+  checks: number | null;
+  evalMs: number | null;
+  checksPerSecond: number | null;
+  pdfMs: number | null;
+  pdfPages: number | null;
+  pdfBytes: number | null;
+  notes: string[];
+}> {
+  const notes: string[] = [];
+  const out = { checks: null as number | null, evalMs: null as number | null, checksPerSecond: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, notes };
+  const controlsMod = await optional('../src/controls/index.js');
+  const engine = await optional('../src/engine/index.js');
+  if (!controlsMod?.loadCatalog || !engine?.evaluate) {
+    notes.push('evaluation not measured: src/engine or src/controls is not in this build');
+    return out;
+  }
+  const catalog = await controlsMod.loadCatalog();
+  const controls = controlsMod.selectControls ? controlsMod.selectControls(catalog, ['AI-SEC-01']) : catalog;
+  const now = new Date('2026-11-01T00:00:00.000Z');
+  const t0 = performance.now();
+  const evaluation = engine.evaluate(result, controls, { now });
+  out.evalMs = Math.round(performance.now() - t0);
+  out.checks = evaluation.results.length;
+  out.checksPerSecond = Math.round(out.checks! / Math.max(0.001, out.evalMs / 1000));
+  if (!pdf) {
+    notes.push('PDF not rendered (--no-pdf)');
+    return out;
+  }
+  const html = await optional('../src/reporters/html.js');
+  const pdfMod = await optional('../src/reporters/pdf.js');
+  const evidenceMod = await optional('../src/evidence/index.js');
+  if (!html?.renderHtml || !pdfMod?.renderPdf) {
+    notes.push('PDF not measured: src/reporters/html.ts or pdf.ts is not in this build');
+    return out;
+  }
+  const resultsFile = {
+    tool: 'engram-audit',
+    version: 'bench',
+    runId: '00000000-0000-4000-8000-000000000000',
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+    scope,
+    coverage: coverageOf(result),
+    signing: { algorithm: 'ed25519', fingerprint: '0'.repeat(64), ephemeral: true, keySource: 'bench' },
+    controls: evaluation.controls,
+    results: evaluation.results,
+  };
+  const index = evidenceMod?.serializeEvidence ? evidenceMod.serializeEvidence(result).index : undefined;
+  const p0 = performance.now();
+  const htmlText: string = html.renderHtml(resultsFile, index ? { evidenceIndex: index } : {});
+  const bytes: Buffer = await pdfMod.renderPdf(htmlText, { title: 'engram-audit benchmark AI-SEC-01' });
+  out.pdfMs = Math.round(performance.now() - p0);
+  out.pdfBytes = bytes.length;
+  // Pages from the PDF itself (pdf-lib is a dependency); poppler's pdfinfo would agree.
+  try {
+    const { PDFDocument } = await import('pdf-lib');
+    out.pdfPages = (await PDFDocument.load(bytes, { updateMetadata: false })).getPageCount();
+  } catch {
+    notes.push('PDF page count unavailable (pdf-lib could not parse the PDF)');
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  if (process.exitCode === 0) return;
+  const faults: FakeAzureFaults = {};
+  if (args.faults.includes('429')) faults.storm429 = { every: 400, length: 40, retryAfterMs: 1000 };
+  if (args.faults.includes('5xx')) faults.rate5xx = 0.05;
+  if (args.faults.includes('drop')) faults.rateDrop = 0.02;
+  const estateOptions: Required<EstateOptions> = {
+    subscriptions: args.subscriptions,
+    storage: args.storage,
+    postgres: args.postgres,
+    vaults: args.vaults,
+    keysPerVault: args.keysPerVault,
+    seed: args.seed,
+  };
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  log(`machine: ${cpus().length} cpus (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(freemem() / 2 ** 30).toFixed(1)} GiB free, node ${process.version}`);
+  log(`estate: ${JSON.stringify(estateOptions)}; latency ${args.latencyMs} ms; concurrency ${args.concurrency}; faults ${args.faults.join(',') || 'none'}`);
+
+  const server = await startFakeAzureChild({
+    estate: estateOptions,
+    latencyMs: args.latencyMs,
+    faults,
+    // Azure pages containers far beyond 2; 2 here makes the nextLink path part of every scan with 3 containers.
+    containerPageSize: 2,
+  });
+  const scope: Scope = { subscriptions: [], managementGroups: [], tags: {}, source: 'azure', demo: false };
+  const calls = { requests: 0, finished: 0, failed: 0, throttledMs: 0, byFamily: new Map<string, number>(), perScope: new Map<string, number>() };
+  const onCall = (e: CallEvent) => {
+    calls.finished++;
+    calls.requests += e.attempts;
+    calls.throttledMs += e.throttledMs;
+    if (e.status === 0 || e.status >= 400) calls.failed++;
+    const f = family(e.url);
+    calls.byFamily.set(f, (calls.byFamily.get(f) ?? 0) + e.attempts);
+    const s = throttleScopeOf(e.url);
+    if (s) calls.perScope.set(s.key, (calls.perScope.get(s.key) ?? 0) + e.attempts);
+  };
+  const tty = process.stderr.isTTY;
+  let found = 0;
+  let done = 0;
+  let lastPrint = 0;
+  const t0 = performance.now();
+  let result: CollectResult;
+  try {
+    result = await collect({
+      scope,
+      credential: createReplayCredential(),
+      endpoints: { arm: server.url },
+      trustedCa: server.ca,
+      concurrency: args.concurrency,
+      graphPageSize: 1000,
+      onCall,
+      onProgress: (e) => {
+        if (e.kind === 'inventory') found += e.resources;
+        if (e.kind === 'resource') done++;
+        const now = performance.now();
+        if (tty && now - lastPrint > 250) {
+          lastPrint = now;
+          const el = (now - t0) / 1000;
+          const eta = done > 0 ? ` ETA ${Math.ceil((el / done) * Math.max(0, found + estateOptions.vaults - done))}s` : '';
+          process.stderr.write(`\rbench: ${found} resources, ${done} tasks done, ${calls.requests} requests, ${el.toFixed(1)}s${eta}\u001b[K`);
+        }
+      },
+    });
+  } finally {
+    if (tty) process.stderr.write('\n');
+  }
+  const wallMs = Math.round(performance.now() - t0);
+  const serverStats = await server.stats();
+  await server.close();
+
+  const estate = generateEstate(estateOptions);
+  const counts = estateCounts(estate);
+  const lost = lostEvidence(estate, result);
+  const bound = lowerBoundMs(calls.requests, args.latencyMs, args.concurrency, calls.perScope);
+  const ratio = bound.lowerBoundMs > 0 ? wallMs / bound.lowerBoundMs : null;
+  const peakAfterCollectMb = Math.round(process.resourceUsage().maxRSS / 1024);
+
+  log(`resources: ${counts.resources} (${estate.accounts.length} storage, ${estate.servers.length} postgres, ${estate.vaults.length} vaults) + ${counts.keys} keys; documents ${result.documents.length} of ${counts.expectedDocuments} expected; collection errors ${result.errors.length}`);
+  const perResource: Record<string, number> = {};
+  const resourcesOf: Record<string, number> = { storage: estate.accounts.length, postgres: estate.servers.length, keyvault: estate.vaults.length };
+  for (const [f, n] of [...calls.byFamily].sort()) {
+    const per = resourcesOf[f] ? (n / resourcesOf[f]).toFixed(2) : '-';
+    perResource[f] = resourcesOf[f] ? Number((n / resourcesOf[f]).toFixed(2)) : n;
+    log(`  calls ${f}: ${n}${resourcesOf[f] ? ` (${per} per resource)` : ''}`);
+  }
+  log(`requests: ${calls.requests} sent for ${calls.finished} calls (${calls.failed} ended in an error status); server saw ${serverStats.requests}, throttled ${serverStats.throttled}, injected 429 ${serverStats.injected429}, 5xx ${serverStats.injected5xx}, drops ${serverStats.drops}; client waited ${Math.round(calls.throttledMs)} ms in token buckets (summed over requests)`);
+  log(`wall ${wallMs} ms; lower bound ${Math.round(bound.lowerBoundMs)} ms (latency bound ${Math.round(bound.latencyBoundMs)} ms = ${calls.requests} x ${args.latencyMs} ms / ${args.concurrency}; rate bound ${Math.round(bound.rateBoundMs)} ms${bound.rateScope ? ` on ${bound.rateScope}` : ''}); ratio ${ratio === null ? 'n/a' : ratio.toFixed(3)}`);
+  log(`lost resources: ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 3).join('; ')}` : ''}`);
+  log(`peak RSS after collect: ${peakAfterCollectMb} MB`);
+
+  const ev = await evaluateAndRender(result, scope, args.pdf);
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  if (ev.checks !== null) log(`evaluation: ${ev.checks} results in ${ev.evalMs} ms (${ev.checksPerSecond} checks/s)`);
+  if (ev.pdfMs !== null) log(`PDF: ${ev.pdfMs} ms, ${ev.pdfPages ?? '?'} pages, ${ev.pdfBytes} bytes`);
+  for (const n of ev.notes) log(`note: ${n}`);
+  log(`peak RSS: ${peakRssMb} MB`);
+  log(
+    JSON.stringify({
+      resources: counts.resources,
+      keys: counts.keys,
+      documents: result.documents.length,
+      expectedDocuments: counts.expectedDocuments,
+      collectionErrors: result.errors.length,
+      calls: calls.requests,
+      callsPerResource: perResource,
+      wallMs,
+      lowerBoundMs: Math.round(bound.lowerBoundMs),
+      latencyBoundMs: Math.round(bound.latencyBoundMs),
+      rateBoundMs: Math.round(bound.rateBoundMs),
+      ratio: ratio === null ? null : Number(ratio.toFixed(3)),
+      concurrency: args.concurrency,
+      latencyMs: args.latencyMs,
+      faults: args.faults,
+      peakRssMb,
+      peakRssAfterCollectMb: peakAfterCollectMb,
+      lostResources: lost.length,
+      checks: ev.checks,
+      checksPerSecond: ev.checksPerSecond,
+      pdfMs: ev.pdfMs,
+      pdfPages: ev.pdfPages,
+      ...(ev.notes.length ? { note: ev.notes.join('; ') } : {}),
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 2;
+});
