@@ -34,6 +34,17 @@ export interface ContextSettings {
   graphPageSize?: number;
 }
 
+const digests = new WeakMap<CapturedResponse, string>();
+/**
+ * SHA-256 of a response body, computed once per response: a Resource Graph page carries up to 1,000 rows, and hashing
+ * the whole page again for every row made inventory quadratic in the page size.
+ */
+function bodyDigest(response: CapturedResponse): string {
+  let d = digests.get(response);
+  if (d === undefined) digests.set(response, (d = sha256Hex(response.bodyText)));
+  return d;
+}
+
 /** Mutable state of one run. */
 export class CollectContext {
   readonly documents = new Map<string, AzureDocument>();
@@ -78,7 +89,7 @@ export class CollectContext {
       status: response.status,
       ...(response.requestId ? { requestId: response.requestId } : {}),
       time: response.time,
-      bodySha256: sha256Hex(response.bodyText),
+      bodySha256: bodyDigest(response),
       redacted: changed,
     });
     return value;

@@ -180,12 +180,12 @@ async function collectWith(
       options.onProgress?.({ kind: 'resource', collector, resourceId: doc.id, ok: false });
     }
   };
-  for (const s of inventory.byFamily.postgres) tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
+  // Longest chains first (a vault's keys: list, then one GET per key, in sequence), so the run does not end waiting
+  // on a few long tasks started last; outputs are sorted afterwards, so the order changes no byte.
+  for (const v of inventory.byFamily.keyvault) tasks.push(guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv)));
   for (const a of inventory.byFamily.storage) tasks.push(guarded('storage', a, () => collectStorageAccount(ctx, a, st)));
-  for (const v of inventory.byFamily.keyvault) {
-    tasks.push(guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv)));
-    tasks.push(guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon)));
-  }
+  for (const s of inventory.byFamily.postgres) tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
+  for (const v of inventory.byFamily.keyvault) tasks.push(guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon)));
   await pool(tasks, concurrency * 2, (t) => t());
 
   const documents = [...ctx.documents.values()].sort(byId);
