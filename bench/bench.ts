@@ -221,6 +221,7 @@ async function main(): Promise<void> {
   const tty = process.stderr.isTTY;
   let found = 0;
   let done = 0;
+  let inventoryMs = 0;
   let lastPrint = 0;
   const t0 = performance.now();
   let result: CollectResult;
@@ -234,7 +235,10 @@ async function main(): Promise<void> {
       graphPageSize: 1000,
       onCall,
       onProgress: (e) => {
-        if (e.kind === 'inventory') found += e.resources;
+        if (e.kind === 'inventory') {
+          found += e.resources;
+          inventoryMs = Math.round(performance.now() - t0);
+        }
         if (e.kind === 'resource') done++;
         const now = performance.now();
         if (tty && now - lastPrint > 250) {
@@ -267,7 +271,8 @@ async function main(): Promise<void> {
     perResource[f] = resourcesOf[f] ? Number((n / resourcesOf[f]).toFixed(2)) : n;
     log(`  calls ${f}: ${n}${resourcesOf[f] ? ` (${per} per resource)` : ''}`);
   }
-  log(`requests: ${calls.requests} sent for ${calls.finished} calls (${calls.failed} ended in an error status); server saw ${serverStats.requests}, throttled ${serverStats.throttled}, injected 429 ${serverStats.injected429}, 5xx ${serverStats.injected5xx}, drops ${serverStats.drops}; client waited ${Math.round(calls.throttledMs)} ms in token buckets (summed over requests)`);
+  log(`requests: ${calls.requests} sent for ${calls.finished} calls (${calls.failed} ended with a 4xx/5xx or no response; a 404 management policy means "none"); server saw ${serverStats.requests}, throttled ${serverStats.throttled}, injected 429 ${serverStats.injected429}, 5xx ${serverStats.injected5xx}, drops ${serverStats.drops}; client waited ${Math.round(calls.throttledMs)} ms in token buckets (summed over requests)`);
+  log(`inventory (Resource Graph) done after ${inventoryMs} ms`);
   log(`wall ${wallMs} ms; lower bound ${Math.round(bound.lowerBoundMs)} ms (latency bound ${Math.round(bound.latencyBoundMs)} ms = ${calls.requests} x ${args.latencyMs} ms / ${args.concurrency}; rate bound ${Math.round(bound.rateBoundMs)} ms${bound.rateScope ? ` on ${bound.rateScope}` : ''}); ratio ${ratio === null ? 'n/a' : ratio.toFixed(3)}`);
   log(`lost resources: ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 3).join('; ')}` : ''}`);
   log(`peak RSS after collect: ${peakAfterCollectMb} MB`);
@@ -288,6 +293,7 @@ async function main(): Promise<void> {
       calls: calls.requests,
       callsPerResource: perResource,
       wallMs,
+      inventoryMs,
       lowerBoundMs: Math.round(bound.lowerBoundMs),
       latencyBoundMs: Math.round(bound.latencyBoundMs),
       rateBoundMs: Math.round(bound.rateBoundMs),

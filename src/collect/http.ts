@@ -60,8 +60,8 @@ export interface SharedHttpOptions {
   /** Upper bound for one wait. Default 60 s. */
   maxDelayMs?: number;
   /**
-   * Token buckets per throttled scope (see throttle.ts): limits, a ready {@link Throttle}, or `false` for none.
-   * Default {@link AZURE_LIMITS}.
+   * Token buckets per throttled scope (see throttle.ts): limits (each capacity less `concurrency`, see
+   * {@link withHeadroom}), a ready {@link Throttle} (used as is), or `false` for none. Default {@link AZURE_LIMITS}.
    */
   throttle?: ThrottleLimits | Throttle | false;
   /** Monotonic milliseconds for pacing and the deadline; default `performance.now()`. Not used for provenance. */
@@ -110,6 +110,20 @@ export class Semaphore {
   }
 }
 
+/**
+ * Limits with `inFlight` tokens kept in reserve: a request in flight has left our bucket but not yet reached Azure's,
+ * and while Azure's bucket sits full it discards refill that ours still counts; keeping one token per possible
+ * request in flight means arrivals never outrun Azure's bucket.
+ */
+export function withHeadroom(limits: ThrottleLimits, inFlight: number): ThrottleLimits {
+  const shrink = (l: ThrottleLimits[keyof ThrottleLimits]) => (l ? { ...l, capacity: Math.max(1, l.capacity - inFlight) } : l);
+  return {
+    armReadsPerSubscription: shrink(limits.armReadsPerSubscription),
+    resourceGraphPerUser: shrink(limits.resourceGraphPerUser),
+    keyVaultPerVault: shrink(limits.keyVaultPerVault),
+  };
+}
+
 /** Error codes that mean "do not retry": replay misses are deterministic. */
 const NON_RETRYABLE_CODES = new Set(['REPLAY_UNMATCHED']);
 
@@ -149,7 +163,11 @@ export function createSharedHttpClient(inner: HttpClient, options: SharedHttpOpt
   const semaphore = new Semaphore(options.concurrency ?? 8);
   const clock = options.clock ?? (() => performance.now());
   const throttle =
-    options.throttle === false ? undefined : options.throttle instanceof Throttle ? options.throttle : new Throttle(options.throttle ?? AZURE_LIMITS, clock);
+    options.throttle === false
+      ? undefined
+      : options.throttle instanceof Throttle
+        ? options.throttle
+        : new Throttle(withHeadroom(options.throttle ?? AZURE_LIMITS, semaphore.limit), clock);
   const deadlineAt = options.deadlineMs !== undefined ? clock() + options.deadlineMs : undefined;
   // One run-wide abort: with the real clock a timer tears down whatever is in flight when the deadline passes.
   const deadlineAbort = new AbortController();
@@ -177,8 +195,25 @@ export function createSharedHttpClient(inner: HttpClient, options: SharedHttpOpt
     return Math.round(exp / 2 + random() * (exp / 2));
   };
 
-  async function once(request: PipelineRequest): Promise<PipelineResponse> {
-    await semaphore.acquire();
+  /**
+   * Takes a concurrency slot and, for a paced scope, a token at the moment of sending. While the scope has no token
+   * the slot is given back during the wait, so a throttled subscription never holds up the others. Returns the
+   * milliseconds spent waiting for tokens.
+   */
+  async function acquire(request: PipelineRequest, ignorePause: boolean): Promise<number> {
+    let waited = 0;
+    for (;;) {
+      await semaphore.acquire();
+      const ms = throttle ? throttle.take(request.url, ignorePause) : 0;
+      if (ms === 0) return waited;
+      semaphore.release();
+      waited += ms;
+      await wait(request, ms);
+    }
+  }
+
+  async function once(request: PipelineRequest, ignorePause: boolean, onWaited: (ms: number) => void): Promise<PipelineResponse> {
+    onWaited(await acquire(request, ignorePause));
     const original = request.abortSignal;
     try {
       if (pastDeadline()) throw deadlineError(request);
@@ -219,15 +254,9 @@ export function createSharedHttpClient(inner: HttpClient, options: SharedHttpOpt
       options.onCall?.({ method: request.method, url: request.url, status, attempts: attempt + 1, throttledMs });
     try {
       for (;;) {
-        // Pace before taking a concurrency slot, so a throttled subscription never holds one while it waits.
-        if (throttle) {
-          const ms = throttle.reserve(request.url, waitedRetryAfter);
-          throttledMs += Math.max(0, ms);
-          await wait(request, ms);
-        }
         let response: PipelineResponse;
         try {
-          response = await once(request);
+          response = await once(request, waitedRetryAfter, (ms) => void (throttledMs += ms));
         } catch (err) {
           const code = (err as { code?: string }).code;
           if (

@@ -21,6 +21,7 @@ export {
   createSharedHttpClient,
   withCapture,
   withTrustedCa,
+  withHeadroom,
   retryAfterMs,
   Semaphore,
   DEADLINE_EXCEEDED,

@@ -82,6 +82,23 @@ export class TokenBucket {
     return Math.max(deficitWait, ignorePause ? 0 : this.blockedUntil - now, 0);
   }
 
+  /**
+   * Takes a token only if one is available now: returns 0 when taken, else the milliseconds until one will be (nothing
+   * taken). Taking at the moment of sending, rather than queueing a reservation, keeps arrivals at the service within
+   * the bucket even when requests then wait for a concurrency slot.
+   */
+  take(ignorePause = false): number {
+    const now = this.clock();
+    this.refill(now);
+    const blocked = ignorePause ? 0 : this.blockedUntil - now;
+    if (blocked > 0) return Math.ceil(blocked);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) / this.limit.refillPerSecond) * 1000));
+  }
+
   /** The service said "wait `ms`" (429 Retry-After): nothing else goes out of this scope before then. */
   pause(ms: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, this.clock() + ms);
@@ -169,6 +186,12 @@ export class Throttle {
   reserve(url: string, ignorePause = false): number {
     const scope = throttleScopeOf(url);
     return scope ? (this.bucket(scope)?.reserve(ignorePause) ?? 0) : 0;
+  }
+
+  /** {@link TokenBucket.take} for `url`'s scope: 0 when taken (or unpaced), else the milliseconds to wait first. */
+  take(url: string, ignorePause = false): number {
+    const scope = throttleScopeOf(url);
+    return scope ? (this.bucket(scope)?.take(ignorePause) ?? 0) : 0;
   }
 
   /** Feeds a response's throttling facts back into its scope's bucket. */

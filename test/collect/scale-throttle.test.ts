@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpHeaders, createPipelineRequest, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { AZURE_LIMITS, parseQuotaResetsAfter, Throttle, throttleScopeOf, TokenBucket } from '../../src/collect/throttle.js';
-import { createSharedHttpClient, DEADLINE_EXCEEDED, type CallEvent } from '../../src/collect/http.js';
+import { createSharedHttpClient, DEADLINE_EXCEEDED, withHeadroom, type CallEvent } from '../../src/collect/http.js';
 
 /** A hand-driven millisecond clock. */
 function manualClock(start = 0): { now: () => number; advance: (ms: number) => void } {
@@ -111,7 +111,7 @@ test('the shared client sleeps what the bucket says before sending, and reports 
       sleeps.push(ms);
       c.advance(ms);
     },
-    throttle: { armReadsPerSubscription: { capacity: 2, refillPerSecond: 10 }, resourceGraphPerUser: false, keyVaultPerVault: false },
+    throttle: new Throttle({ armReadsPerSubscription: { capacity: 2, refillPerSecond: 10 }, resourceGraphPerUser: false, keyVaultPerVault: false }, c.now),
     onCall: (e) => void calls.push(e),
   });
   for (let i = 0; i < 4; i++) await client.sendRequest(createPipelineRequest({ url: arm(SUB_A), method: 'GET' }));
@@ -171,4 +171,12 @@ test('after the deadline no request is sent: it fails with DEADLINE_EXCEEDED, an
   assert.equal(sent, 1);
   assert.deepEqual(calls.map((e) => e.status), [0, 0]);
   client.dispose();
+});
+
+test('limits given as numbers keep one token per request in flight in reserve', () => {
+  const h = withHeadroom(AZURE_LIMITS, 8);
+  assert.deepEqual(h.armReadsPerSubscription, { capacity: 242, refillPerSecond: 25 });
+  assert.deepEqual(h.resourceGraphPerUser, { capacity: 7, refillPerSecond: 3 });
+  assert.deepEqual(withHeadroom({ ...AZURE_LIMITS, keyVaultPerVault: false }, 500).armReadsPerSubscription, { capacity: 1, refillPerSecond: 25 });
+  assert.equal(withHeadroom({ ...AZURE_LIMITS, keyVaultPerVault: false }, 8).keyVaultPerVault, false);
 });

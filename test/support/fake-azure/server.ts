@@ -47,6 +47,11 @@ export interface FakeAzureOptions {
   armThrottle?: BucketLimit | false;
   /** Resource Graph quota per user: `limit` queries per `windowMs`; default 15 per 5 s; false = unlimited. */
   graphQuota?: { limit: number; windowMs: number } | false;
+  /**
+   * Vault names whose Key Vault data plane is served, each on its own loopback port (a key identifier must be
+   * `https://host/keys/<name>/<version>`, so the vault cannot live in the path). Default none.
+   */
+  dataPlaneVaults?: string[];
 }
 
 /** What the server saw. */
@@ -67,8 +72,10 @@ export interface FakeAzureStats {
 
 /** A running fake Azure. */
 export interface FakeAzure {
-  /** `https://127.0.0.1:<port>`: the ARM endpoint, also the base of the data plane (`<url>/kv/<vault>`). */
+  /** `https://127.0.0.1:<port>`: the ARM endpoint (Resource Graph included). */
   url: string;
+  /** Data-plane URL per vault named in `dataPlaneVaults` (a KeyClient `vaultUrl`). */
+  vaultUrls: Record<string, string>;
   /** The self-signed certificate (PEM), to trust as a CA. */
   ca: string;
   stats: FakeAzureStats;
@@ -147,6 +154,9 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
   for (const f of FAMILIES) rows[f].sort((a, b) => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1));
   const vaultByName = new Map(estate.vaults.map((v) => [String(v.doc.name).toLowerCase(), v]));
   const knownSubs = new Set(estate.subscriptions.map((s) => s.subscriptionId));
+  // Buckets exist from the start (full), like Azure's: a client pacing itself by the same limits is never throttled.
+  const buckets = new Map<string, TokenBucket>();
+  if (armLimit) for (const s of knownSubs) buckets.set(s, new TokenBucket(armLimit, () => performance.now()));
 
   // Templates read once; children are built per request from copies.
   const tpl = {
@@ -159,7 +169,6 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     dataKey: example('keyvault-data/7.5/GetKey-example.json'),
   };
 
-  const buckets = new Map<string, TokenBucket>();
   const graphWindows = new Map<string, { start: number; count: number }>();
   let stormLeft = 0;
   let faultNo = 0;
@@ -167,23 +176,38 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
 
   const { key, cert } = makeLoopbackCertificate();
   const sockets = new Set<Socket>();
-  const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, { error: { code: 'InternalServerError', message: String(err) } });
+  const servers: Server[] = [];
+  /** Data-plane listeners: port -> vault. */
+  const dataPlanePorts = new Map<number, SyntheticEstate['vaults'][number]>();
+  const listen = async (): Promise<number> => {
+    const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
+          if (!res.headersSent) send(res, 500, { error: { code: 'InternalServerError', message: String(err) } });
+        });
       });
     });
-  });
-  server.on('secureConnection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
+    server.on('secureConnection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    return (server.address() as { port: number }).port;
+  };
+  const port = await listen();
   const origin = `https://127.0.0.1:${port}`;
+  const vaultUrls: Record<string, string> = {};
+  for (const name of options.dataPlaneVaults ?? []) {
+    const v = vaultByName.get(name.toLowerCase());
+    if (!v) throw new RangeError(`dataPlaneVaults: the estate has no vault ${name}`);
+    const p = await listen();
+    dataPlanePorts.set(p, v);
+    vaultUrls[name] = `https://127.0.0.1:${p}`;
+  }
 
   const count = (map: Record<string, number>, k: string) => void (map[k] = (map[k] ?? 0) + 1);
 
@@ -219,22 +243,22 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     const lower = path.toLowerCase();
     const auth = req.headers.authorization;
 
-    // Key Vault data plane: /kv/<vault>/keys/<name>[/<version>], with the challenge flow of the real service.
-    const dp = /^\/kv\/([^/]+)\/keys\/([^/]+)(?:\/([^/]*))?$/i.exec(path);
-    if (dp) {
+    // Key Vault data plane (a vault's own port): /keys/<name>[/<version>], with the service's challenge flow.
+    const dpVault = dataPlanePorts.get(req.socket.localPort ?? -1);
+    if (dpVault) {
+      const dp = /^\/keys\/([^/]+)(?:\/([^/]*))?$/i.exec(path);
       count(stats.byRoute, 'dataplane.keys');
       if (!auth) {
         return armError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', {
           'www-authenticate': `Bearer authorization="https://login.windows.net/${estate.tenantId}", resource="https://vault.azure.net"`,
         });
       }
+      if (!u.searchParams.get('api-version')) return armError(res, 400, 'BadParameter', 'The api-version parameter is missing.');
       if (await injected(res)) return;
-      const vault = vaultByName.get(dp[1]!.toLowerCase());
-      const k = vault?.keys.find((x) => x.name.toLowerCase() === dp[2]!.toLowerCase());
-      if (!vault || !k) return armError(res, 404, 'KeyNotFound', `A key with (name/id) ${dp[2]} was not found in this key vault.`);
-      const body = tpl.dataKey;
-      const copy = JSON.parse(JSON.stringify(body)) as Json;
-      copy.key.kid = `${origin}/kv/${vault.doc.name}/keys/${k.name}/${dp[3] || '78deebed173b48e48f55abf87ed4cf71'}`;
+      const k = dp ? dpVault.keys.find((x) => x.name.toLowerCase() === dp[1]!.toLowerCase()) : undefined;
+      if (!dp || !k) return armError(res, 404, 'KeyNotFound', `A key with (name/id) ${dp?.[1] ?? path} was not found in this key vault.`);
+      const copy = JSON.parse(JSON.stringify(tpl.dataKey)) as Json;
+      copy.key.kid = `https://127.0.0.1:${req.socket.localPort}/keys/${k.name}/${dp[2] || '78deebed173b48e48f55abf87ed4cf71'}`;
       copy.tags = {};
       return send(res, 200, copy);
     }
@@ -474,13 +498,21 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
 
   return {
     url: origin,
+    vaultUrls,
     ca: cert,
     stats,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              // Keep-alive sockets would hold close() open: end them now.
+              server.closeAllConnections();
+              for (const s of sockets) s.destroy();
+            }),
+        ),
+      );
     },
   };
 }
