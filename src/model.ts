@@ -103,6 +103,8 @@ export interface Explanation {
   expected: unknown;
   actual: unknown;
   ok: boolean;
+  /** True when the property was absent and `actual` is the Azure default the control declares for it. */
+  defaulted?: boolean;
 }
 
 /** One check evaluated on one resource (DESIGN.md contract 2). */

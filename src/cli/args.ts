@@ -5,7 +5,12 @@ import { UsageError } from '../errors.js';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Parses `argv` strictly; an unknown flag or a missing value is a usage error naming the command's --help. */
-export function parse<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
+export function parse<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true }>> {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {

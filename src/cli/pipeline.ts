@@ -11,7 +11,6 @@ import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from
 import { SEVERITIES } from '../model.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderJson } from '../reporters/json.js';
-import { renderPdf } from '../reporters/pdf.js';
 import { FORMAT_FILES, type Format } from '../reporters/formats.js';
 import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
@@ -90,7 +89,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   };
 
   const serialized = serializeEvidence(evidence);
-  const files: Record<string, string | Buffer> = { ...serialized.files };
+  const files: Record<string, string | Buffer> = {};
   files[FORMAT_FILES.json] = renderJson(results);
   const formats = new Set(options.formats);
   let html: string | undefined;
@@ -98,16 +97,21 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     html = renderHtml(results, { evidenceIndex: serialized.index });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
   }
-  if (formats.has('oscal')) files[FORMAT_FILES.oscal] = renderOscal(results, { evidenceIndex: serialized.index });
+  if (formats.has('oscal')) {
+    const evidenceIndex = serialized.index.map((e) => ({ path: e.path, sha256: e.sha256, documents: serialized.documentIds[e.path] }));
+    files[FORMAT_FILES.oscal] = renderOscal(results, { evidenceIndex });
+  }
   if (formats.has('sarif')) files[FORMAT_FILES.sarif] = renderSarif(results, {});
   if (formats.has('junit')) files[FORMAT_FILES.junit] = renderJunit(results);
   if (formats.has('pdf') && html !== undefined) {
     if (io.isTTY) io.stderr('rendering the PDF packet with Chromium...\n');
+    // Loaded only when asked for: puppeteer-core is heavy and the other formats must work without a browser.
+    const { renderPdf } = await import('../reporters/pdf.js');
     files[FORMAT_FILES.pdf] = await renderPdf(html, { title: `engram-audit ${results.controls.map((c) => c.id).join(', ')}` });
   }
 
   const outDir = resolve(io.cwd, options.outDir);
-  await writeBundle({ outDir, files, evidence, signer: options.signer });
+  await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });
   printSummary(io, results, outDir);
   return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
 }

@@ -19,6 +19,7 @@ import { UsageError } from '../errors.js';
 import type { Scope, Severity } from '../model.js';
 import { SEVERITIES } from '../model.js';
 import { parseFormats } from '../reporters/formats.js';
+import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
@@ -54,6 +55,15 @@ Output:
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
 
+Probes (active checks of the live services; their observations enter the evidence and the checks):
+  --probes LEVEL          none (default) | safe: TLS floor of every PostgreSQL, blob and vault endpoint, Key Vault
+                          wrap/unwrap round trip, PostgreSQL session (with a login) | all: also blob canary and
+                          rotation drill, which write (the drill refuses anything tagged environment=prod)
+  --probe-postgres-user U, --probe-postgres-password-env VAR | --probe-postgres-entra, --probe-postgres-database D
+                          login for the postgres-session probe (the password only ever comes from the variable)
+  --probe-canary-container NAME   container the blob canary writes to (with --probes all)
+  --probe-timeout-ms N    hard limit per probe (default 15000); a probe that cannot observe is an error, never a pass
+
 Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors, no findings).
 
 Examples:
@@ -68,6 +78,17 @@ export function parseFailOn(value: string | undefined): Severity {
   const v = value.toLowerCase() as Severity;
   if (!SEVERITIES.includes(v)) {
     throw new UsageError(`--fail-on '${value}' is not a severity`, { hint: `Use one of: ${SEVERITIES.join(', ')}.` });
+  }
+  return v;
+}
+
+/** Parses --probes: none (default), safe (read-only probes), all (also the probes that write). */
+export function parseProbeLevel(value: string | undefined): ProbeLevel {
+  const v = (value ?? 'none').toLowerCase();
+  if (v !== 'none' && v !== 'safe' && v !== 'all') {
+    throw new UsageError(`--probes '${value}' is not none, safe or all`, {
+      hint: "safe runs read-only probes (TLS floor, PostgreSQL session, Key Vault round trip); all adds the blob canary and the rotation drill, which write.",
+    });
   }
   return v;
 }
@@ -103,6 +124,12 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     'fail-on': { type: 'string' },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
+    'probe-postgres-user': { type: 'string' },
+    'probe-postgres-database': { type: 'string' },
+    'probe-postgres-password-env': { type: 'string' },
+    'probe-postgres-entra': { type: 'boolean' },
+    'probe-canary-container': { type: 'string' },
+    'probe-timeout-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -117,11 +144,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
   }
-  if (values.probes && values.probes !== 'none') {
-    throw new UsageError(`--probes ${values.probes} needs live endpoints`, {
-      hint: "Probes run separately for now: 'engram-audit probe --help'.",
-    });
-  }
+  const probeLevel = parseProbeLevel(values.probes);
+  const probeTimeoutMs = parsePositiveInt('--probe-timeout-ms', values['probe-timeout-ms'], 15_000);
   const replayDir = values.replay ? resolve(io.cwd, values.replay) : undefined;
   if (replayDir && !existsSync(replayDir)) {
     throw new UsageError(`--replay directory not found: ${replayDir}`, {
@@ -160,6 +184,31 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
+  if (probeLevel !== 'none') {
+    if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
+    const user = values['probe-postgres-user'];
+    const probed = await runProbes({
+      level: probeLevel,
+      evidence,
+      ctx: { timeoutMs: probeTimeoutMs, credential, now: io.now, env: io.env },
+      targetOptions: {
+        ...(user
+          ? {
+              postgres: {
+                user,
+                ...(values['probe-postgres-database'] ? { database: values['probe-postgres-database'] } : {}),
+                ...(values['probe-postgres-password-env'] ? { passwordEnv: values['probe-postgres-password-env'] } : {}),
+                ...(values['probe-postgres-entra'] ? { entra: true } : {}),
+              },
+            }
+          : {}),
+        ...(values['probe-canary-container'] ? { blobCanaryContainer: values['probe-canary-container'] } : {}),
+      },
+    });
+    evidence.documents.push(...probed.documents);
+    evidence.provenance.push(...probed.provenance);
+    evidence.errors.push(...probed.errors);
+  }
 
   const outcome = await runPipeline({
     controls,

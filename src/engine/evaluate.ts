@@ -1,0 +1,407 @@
+/**
+ * The engine: judges evidence against controls. Pure (no file system, no network, clock injected): evidence in,
+ * per-resource results and per-control summaries out. Fails closed: missing evidence, collection errors and throwing
+ * conditions become `error` results; a control with nothing in scope is `error`, never `pass`.
+ */
+import type { AzureDocument, CollectionError, ControlSummary, EvidenceSet, Explanation, Result, Severity, Status } from '../model.js';
+import { SEVERITIES, emptyCounts } from '../model.js';
+import type { Check, Condition, Control, Environment, Parameter } from '../controls/types.js';
+import { ENVIRONMENTS } from '../controls/types.js';
+import { redactString, redactValue } from '../evidence/redact.js';
+import { evaluateCondition, type EvalContext } from './condition.js';
+import { DocumentIndex, docName, docType, normId } from './documents.js';
+
+export interface EvaluateOptions {
+  /** The run's clock for time-based rules (`days_since`, `days_until`); the engine never reads the system clock. */
+  now: Date;
+  /** Tag that carries the environment (default `environment`), compared case-insensitively. */
+  environmentTag?: string;
+}
+
+export interface Evaluation {
+  controls: ControlSummary[];
+  results: Result[];
+}
+
+/** Synthetic check id of the result a control gets when nothing in the evidence is in its scope. */
+export const NOTHING_IN_SCOPE = 'nothing_in_scope';
+/** Synthetic check id of results for collection failures that concern a whole resource type or scope. */
+export const COLLECTION_INCOMPLETE = 'collection_incomplete';
+
+/**
+ * Evaluates every check of `controls` over `evidence`.
+ *
+ * Per check, the targets are the documents of its `resource_type`. Results are sorted by control id, check order in the
+ * control, then resource id. Control status: `fail` if any result fails, else `error` if any errors, else `pass` if any
+ * passes, else `not_applicable`; with no result at all, one synthetic `error` result says nothing was in scope.
+ */
+export function evaluate(evidence: EvidenceSet, controls: Control[], options: EvaluateOptions): Evaluation {
+  const index = new DocumentIndex(evidence);
+  const tag = (options.environmentTag ?? 'environment').toLowerCase();
+  const summaries: ControlSummary[] = [];
+  const all: Result[] = [];
+  const sortedControls = [...controls].sort((a, b) => cmp(a.id, b.id));
+  for (const control of sortedControls) {
+    const results: Result[] = [];
+    control.checks.forEach((check) => {
+      const out = evaluateCheck(control, check, index, evidence.errors ?? [], tag, options.now);
+      out.sort((a, b) => cmp(normId(a.resourceId), normId(b.resourceId)) || cmp(a.status, b.status));
+      results.push(...out.map(scrub));
+    });
+    // A failure that concerns a whole scope (a subscription that could not be listed) may hide any resource.
+    for (const err of evidence.errors ?? []) {
+      if (err.resourceId === undefined && err.resourceType === undefined) results.push(scopeIncomplete(control, err));
+    }
+    if (results.length === 0) results.push(nothingInScope(control));
+    const counts = emptyCounts();
+    for (const r of results) counts[r.status] += 1;
+    const status: Status = counts.fail ? 'fail' : counts.error ? 'error' : counts.pass ? 'pass' : counts.manual ? 'manual' : 'not_applicable';
+    summaries.push({ id: control.id, title: control.title, status, counts, nistAiRmf: [...control.nist_ai_rmf], sp80053: [...control.sp800_53] });
+    all.push(...results);
+  }
+  return { controls: summaries, results: all };
+}
+
+/**
+ * Names, tags and property values are hostile text: a connection string pasted into a tag must not reach a report
+ * through a message. Evidence is redacted when collected; this is the engine's own guard on what it writes.
+ */
+function scrub(r: Result): Result {
+  const out: Result = { ...r, message: redactString(r.message), actual: redactString(r.actual) };
+  if (r.environment !== undefined) out.environment = redactString(r.environment);
+  // Only `actual` carries document content; paths, operators and expected values come from the control file.
+  if (r.explanation) out.explanation = r.explanation.map((e) => (e.actual === undefined || typeof e.actual === 'number' || typeof e.actual === 'boolean' ? e : { ...e, actual: redactValue(e.actual).value }));
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function nothingInScope(control: Control): Result {
+  const types = [...new Set(control.checks.map((c) => c.resource_type))].sort();
+  return {
+    control: control.id,
+    check: NOTHING_IN_SCOPE,
+    checkTitle: `${control.id} has at least one resource in scope`,
+    resourceId: '(scope)',
+    resourceType: types.join(', '),
+    resourceName: '(scope)',
+    status: 'error',
+    severity: highestSeverity(control.checks.map((c) => c.severity)),
+    message:
+      `Nothing in scope for ${control.id}: the evidence holds no resource of type ${types.join(', ')}. ` +
+      'Check the scope (--subscription, --management-group, --tag), the collection errors, and that the snapshot contains these resources.',
+    expected: `at least one resource of type ${types.join(', ')}`,
+    actual: 'none in the evidence',
+    evidence: [],
+  };
+}
+
+function scopeIncomplete(control: Control, err: CollectionError): Result {
+  return {
+    control: control.id,
+    check: COLLECTION_INCOMPLETE,
+    checkTitle: `${control.id} evidence was collected for the whole scope`,
+    resourceId: err.scope,
+    resourceType: '(scope)',
+    resourceName: err.scope,
+    status: 'error',
+    severity: highestSeverity(control.checks.map((c) => c.severity)),
+    message: `Could not evaluate ${control.id} completely: collecting ${err.scope} failed (${err.collector}: ${err.code}: ${err.message}); resources there may be missing.`,
+    expected: `${err.scope} collected`,
+    actual: `collection error ${err.code}`,
+    evidence: [],
+  };
+}
+
+function highestSeverity(list: Severity[]): Severity {
+  for (const s of SEVERITIES) if (list.includes(s)) return s;
+  return 'info';
+}
+
+/** Types a check reads: its target, related children, lookups. A collection error on any of them affects it. */
+export function typesRead(check: Check): Set<string> {
+  const types = new Set<string>([check.resource_type.toLowerCase()]);
+  const walk = (c: Condition | undefined): void => {
+    if (!c || typeof c !== 'object') return;
+    if ('all' in c) c.all.forEach(walk);
+    else if ('any' in c) c.any.forEach(walk);
+    else if ('not' in c) walk(c.not);
+    else if ('some' in c) walk(c.some.where);
+    else if ('every' in c) walk(c.every.where);
+    else if ('none' in c) walk(c.none.where);
+    else if ('count' in c) walk(c.count.where);
+    else if ('related' in c) {
+      types.add(c.related.type.toLowerCase());
+      walk(c.related.where);
+    } else if ('lookup' in c) {
+      types.add(c.lookup.type.toLowerCase());
+      walk(c.lookup.where);
+    }
+  };
+  walk(check.condition);
+  return types;
+}
+
+function environmentOf(doc: AzureDocument, tag: string): string | undefined {
+  const tags = doc.tags;
+  if (!tags || typeof tags !== 'object') return undefined;
+  for (const [k, v] of Object.entries(tags)) {
+    if (k.toLowerCase() === tag && typeof v === 'string' && v.trim()) return v.trim().toLowerCase();
+  }
+  return undefined;
+}
+
+const isKnownEnv = (e: string | undefined): e is Environment => e !== undefined && (ENVIRONMENTS as readonly string[]).includes(e);
+
+/**
+ * Parameter values for one resource. `by_environment` applies for a known environment tag; an untagged resource (or one
+ * whose tag is not dev/test/uat/prod) takes `by_environment.untagged`, else `by_environment.prod`, else the default:
+ * without a trustworthy tag the strictest (production) threshold is the conservative reading.
+ */
+export function resolveParameters(control: Control, check: Check, env: string | undefined): Record<string, unknown> {
+  const merged: Record<string, Parameter> = { ...(control.parameters ?? {}), ...(check.parameters ?? {}) };
+  const out: Record<string, unknown> = {};
+  for (const [name, p] of Object.entries(merged)) {
+    const by = p.by_environment ?? {};
+    let v: unknown = p.default;
+    if (isKnownEnv(env)) {
+      if (by[env] !== undefined) v = by[env];
+    } else if (by.untagged !== undefined) v = by.untagged;
+    else if (by.prod !== undefined) v = by.prod;
+    out[name] = v;
+  }
+  return out;
+}
+
+function errorApplies(err: CollectionError, doc: AzureDocument, read: Set<string>): boolean {
+  if (err.resourceId === undefined) return false;
+  const rid = normId(err.resourceId);
+  const id = normId(doc.id);
+  if (rid !== id && !rid.startsWith(`${id}/`)) return false;
+  return err.resourceType === undefined || read.has(err.resourceType.toLowerCase());
+}
+
+function evaluateCheck(control: Control, check: Check, index: DocumentIndex, errors: CollectionError[], tag: string, now: Date): Result[] {
+  const type = check.resource_type.toLowerCase();
+  const read = typesRead(check);
+  const targets = index.ofType(type);
+  const out: Result[] = [];
+  const base = (doc: AzureDocument | undefined) => ({
+    control: control.id,
+    check: check.id,
+    checkTitle: check.title,
+    severity: check.severity,
+    remediation: { cli: check.remediation.cli, bicep: check.remediation.bicep },
+    ...(check.policy_definition_id ? { policyDefinitionId: check.policy_definition_id } : {}),
+    reperform: doc ? reperform(check, doc) : reperform(check, undefined),
+  });
+
+  // A failure to list a whole type (no resource id) means targets may be missing: say so once per check.
+  for (const err of errors) {
+    if (err.resourceId === undefined && err.resourceType !== undefined && err.resourceType.toLowerCase() === type) {
+      out.push({
+        ...base(undefined),
+        check: check.id,
+        resourceId: err.scope,
+        resourceType: type,
+        resourceName: err.scope,
+        status: 'error',
+        message: `Could not evaluate ${check.id}: collecting ${type} in ${err.scope} failed (${err.collector}: ${err.code}: ${err.message}).`,
+        expected: `${type} collected in ${err.scope}`,
+        actual: `collection error ${err.code}`,
+        evidence: [],
+      });
+    }
+  }
+
+  // A failure to list this check's targets under one parent (the keys of a vault) leaves no target to carry it.
+  for (const err of errors) {
+    if (err.resourceId === undefined || err.resourceType === undefined || err.resourceType.toLowerCase() !== type) continue;
+    const parent = normId(err.resourceId);
+    if (targets.some((d) => normId(d.id) === parent || normId(d.id).startsWith(`${parent}/`))) continue;
+    out.push({
+      ...base(undefined),
+      resourceId: err.resourceId,
+      resourceType: type,
+      resourceName: err.resourceId.split('/').pop() ?? err.resourceId,
+      status: 'error',
+      message: `Could not evaluate ${check.id} for the ${type} of ${err.resourceId}: collection failed (${err.collector}: ${err.code}: ${err.message}).`,
+      expected: `${type} under ${err.resourceId} collected`,
+      actual: `collection error ${err.code}`,
+      evidence: [],
+    });
+  }
+
+  const envList = check.applicability?.environments?.map((e) => e.toLowerCase());
+  for (const doc of targets) {
+    const env = environmentOf(doc, tag);
+    const name = docName(doc);
+    const common = {
+      ...base(doc),
+      resourceId: doc.id,
+      resourceType: docType(doc),
+      resourceName: name,
+      ...(env ? { environment: env } : {}),
+    };
+    let scopeNote = '';
+    if (envList && envList.length > 0 && envList.length < ENVIRONMENTS.length) {
+      if (isKnownEnv(env) && !envList.includes(env)) {
+        out.push({
+          ...common,
+          status: 'not_applicable',
+          message: `${name} is tagged ${tag}=${env}; this check applies only to ${envList.join(', ')}.`,
+          expected: `${tag} tag in [${envList.join(', ')}]`,
+          actual: `${tag} = ${env}`,
+          evidence: [doc.id],
+        });
+        continue;
+      }
+      if (!isKnownEnv(env)) {
+        scopeNote = env
+          ? ` (${tag} tag "${env}" is not one of ${ENVIRONMENTS.join('/')}, so this ${envList.join('/')} check was applied conservatively.)`
+          : ` (no ${tag} tag, so this ${envList.join('/')} check was applied conservatively.)`;
+      }
+    }
+
+    const affecting = errors.filter((e) => errorApplies(e, doc, read));
+    if (affecting.length > 0) {
+      const first = affecting[0] as CollectionError;
+      out.push({
+        ...common,
+        status: 'error',
+        message: `Could not evaluate ${check.id} on ${name}: collection failed (${affecting.map((e) => `${e.collector}: ${e.code}: ${e.message}`).join('; ')}).`,
+        expected: `evidence for ${[...read].sort().join(', ')} collected`,
+        actual: `collection error ${first.code}`,
+        evidence: [doc.id],
+      });
+      continue;
+    }
+
+    const ctx: EvalContext = { index, params: resolveParameters(control, check, env), used: new Set<string>(), now };
+    try {
+      const outcome = evaluateCondition(check.condition, doc, ctx);
+      const evidenceIds = [...ctx.used].sort((a, b) => cmp(normId(a), normId(b)));
+      if (outcome.verdict === 'missing') {
+        const reasons = [...new Set(outcome.missing)];
+        out.push({
+          ...common,
+          status: 'error',
+          message: `Could not evaluate ${check.id} on ${name}: ${reasons.join('; ')}.${scopeNote}`,
+          expected: render(outcome.explanations.filter((e) => !e.ok), 'expected', doc),
+          actual: render(outcome.explanations.filter((e) => !e.ok), 'actual', doc),
+          evidence: evidenceIds,
+          explanation: outcome.explanations,
+        });
+        continue;
+      }
+      const pass = outcome.verdict === 'true';
+      const decisive = outcome.explanations.filter((e) => e.ok === pass);
+      const shown = decisive.length > 0 ? decisive : outcome.explanations;
+      const expected = render(shown, 'expected', doc);
+      const actual = render(shown, 'actual', doc);
+      const template = pass ? check.messages.pass : check.messages.fail;
+      out.push({
+        ...common,
+        status: pass ? 'pass' : 'fail',
+        message: fill(template, { doc, name, env, params: ctx.params, expected, actual }) + scopeNote,
+        expected,
+        actual,
+        evidence: evidenceIds,
+        explanation: outcome.explanations,
+      });
+    } catch (err) {
+      out.push({
+        ...common,
+        status: 'error',
+        message: `Could not evaluate ${check.id} on ${name}: the condition failed (${(err as Error).message}).`,
+        expected: 'a condition that evaluates',
+        actual: `error: ${(err as Error).message}`,
+        evidence: [doc.id],
+      });
+    }
+  }
+  return out;
+}
+
+function reperform(check: Check, doc: AzureDocument | undefined): string {
+  const sub = (s: string) => (doc ? s.split('{resource.id}').join(doc.id).split('{resource.name}').join(docName(doc)) : s);
+  const parts = [`${sub(check.reperform.request)} -> ${check.reperform.json_path}`];
+  if (check.reperform.resource_graph) parts.push(`Resource Graph: ${sub(check.reperform.resource_graph)}`);
+  return parts.join('; ');
+}
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '(absent)';
+  if (typeof v === 'string') return JSON.stringify(v);
+  const text = JSON.stringify(v);
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+const OP_TEXT: Record<string, string> = {
+  equals: '=',
+  not_equals: '!=',
+  lt: '<',
+  lte: '<=',
+  gt: '>',
+  gte: '>=',
+  duration_lt: '< (duration)',
+  duration_lte: '<= (duration)',
+  duration_gt: '> (duration)',
+  duration_gte: '>= (duration)',
+};
+
+function where(e: Explanation, doc: AzureDocument): string {
+  return e.documentId && normId(e.documentId) !== normId(doc.id) ? `${e.documentId.split('/').slice(-2).join('/')}: ` : '';
+}
+
+/** Human-readable expected/actual strings from explanations, deduplicated, in order. */
+function render(all: Explanation[], which: 'expected' | 'actual', doc: AzureDocument): string {
+  const lines: string[] = [];
+  for (const e of all) {
+    let text: string;
+    if (which === 'expected') {
+      const op = e.operator.startsWith('not ') ? e.operator : OP_TEXT[e.operator] ?? e.operator;
+      const value =
+        e.operator.endsWith('exists') || e.operator.endsWith('absent') || e.operator.endsWith('empty')
+          ? ''
+          : ` ${Array.isArray(e.expected) ? `[${e.expected.map((x) => String(x)).join(', ')}]` : typeof e.expected === 'string' && ['some', 'every', 'none', 'count', 'lookup', 'related'].includes(e.operator.replace(/^not /, '')) ? e.expected : show(e.expected)}`;
+      text = `${where(e, doc)}${e.path} ${op}${value}`;
+    } else {
+      text = `${where(e, doc)}${e.path} = ${e.defaulted ? `(absent; Azure default ${show(e.actual)})` : typeof e.actual === 'string' && ['some', 'every', 'none', 'count', 'lookup'].includes(e.operator.replace(/^not /, '')) ? e.actual : show(e.actual)}`;
+    }
+    if (!lines.includes(text)) lines.push(text);
+  }
+  const max = 8;
+  return lines.length > max ? `${lines.slice(0, max).join('; ')}; ... (${lines.length - max} more)` : lines.join('; ');
+}
+
+/** Fills `{resource.name}`, `{resource.id}`, `{resource.type}`, `{environment}`, `{expected}`, `{actual}`, `{param.NAME}`. */
+function fill(
+  template: string,
+  v: { doc: AzureDocument; name: string; env?: string; params: Record<string, unknown>; expected: string; actual: string },
+): string {
+  return template.replace(/\{([a-z_.]+)\}/gi, (whole, key: string) => {
+    switch (key) {
+      case 'resource.name':
+        return v.name;
+      case 'resource.id':
+        return v.doc.id;
+      case 'resource.type':
+        return docType(v.doc);
+      case 'environment':
+        return v.env ?? 'untagged';
+      case 'expected':
+        return v.expected;
+      case 'actual':
+        return v.actual;
+      default:
+        if (key.startsWith('param.') && key.slice(6) in v.params) return String(v.params[key.slice(6)]);
+        return whole;
+    }
+  });
+}
+
+/** Placeholders a message template may use (the catalog test rejects others). */
+export const MESSAGE_PLACEHOLDERS = ['resource.name', 'resource.id', 'resource.type', 'environment', 'expected', 'actual'];
