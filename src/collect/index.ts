@@ -8,7 +8,7 @@ import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
 import { createSharedHttpClient, withTrustedCa, type CallEvent } from './http.js';
 import type { ThrottleLimits } from './throttle.js';
-import { collectInventory } from './resource-graph.js';
+import { collectInventory, type Inventory } from './resource-graph.js';
 import { collectPostgresServer, postgresClients } from './postgres.js';
 import { collectStorageAccount, storageClients } from './storage.js';
 import { collectVaultKeys, keyVaultClients } from './keyvault.js';
@@ -97,15 +97,43 @@ export interface CollectResult extends EvidenceSet {
   lists: ListRecord[];
 }
 
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(width, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
+/**
+ * A work queue drained by `width` workers while producers may still add to it (the inventory hands over each family as
+ * its pages arrive). `close()` says no more will come; `done` resolves when every task has run.
+ */
+function workQueue(width: number): { add(tasks: Array<() => Promise<void>>, first?: boolean): void; close(): void; done: Promise<void> } {
+  const queue: Array<() => Promise<void>> = [];
+  let closed = false;
+  let waiters: Array<() => void> = [];
+  const wakeAll = () => {
+    const w = waiters;
+    waiters = [];
+    for (const r of w) r();
+  };
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const task = queue.shift();
+      if (task) {
+        await task();
+        continue;
+      }
+      if (closed) return;
+      await new Promise<void>((r) => waiters.push(r));
     }
-  });
-  await Promise.all(workers);
+  };
+  const done = Promise.all(Array.from({ length: Math.max(1, width) }, worker)).then(() => undefined);
+  return {
+    add(tasks, first = false) {
+      if (first) queue.unshift(...tasks);
+      else queue.push(...tasks);
+      wakeAll();
+    },
+    close() {
+      closed = true;
+      wakeAll();
+    },
+    done,
+  };
 }
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
@@ -153,24 +181,11 @@ async function collectWith(
   });
   const requested = [...new Set(options.scope.subscriptions.map((s) => s.toLowerCase()))].sort();
 
-  const inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags);
-  for (const sub of requested) {
-    if (!inventory.subscriptionsReturned.includes(sub) && !ctx.errors.some((e) => e.collector === 'resource-graph')) {
-      ctx.errors.push({
-        collector: 'resource-graph',
-        scope: `/subscriptions/${sub}`,
-        code: 'SUBSCRIPTION_NOT_VISIBLE',
-        message: `subscription ${sub} was requested but Resource Graph did not return it (no access, wrong tenant, or it does not exist)`,
-      });
-    }
-  }
-
   const pg = postgresClients(ctx);
   const st = storageClients(ctx);
   const kv = keyVaultClients(ctx);
   const mon = monitorClients(ctx);
   type Task = () => Promise<void>;
-  const tasks: Task[] = [];
   const guarded = (collector: string, doc: AzureDocument, fn: () => Promise<void>): Task => async () => {
     try {
       await fn();
@@ -181,13 +196,37 @@ async function collectWith(
       options.onProgress?.({ kind: 'resource', collector, resourceId: doc.id, ok: false });
     }
   };
-  // Longest chains first (a vault's keys: list, then one GET per key, in sequence), so the run does not end waiting
-  // on a few long tasks started last; outputs are sorted afterwards, so the order changes no byte.
-  for (const v of inventory.byFamily.keyvault) tasks.push(guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv)));
-  for (const a of inventory.byFamily.storage) tasks.push(guarded('storage', a, () => collectStorageAccount(ctx, a, st)));
-  for (const s of inventory.byFamily.postgres) tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
-  for (const v of inventory.byFamily.keyvault) tasks.push(guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon)));
-  await pool(tasks, concurrency * 2, (t) => t());
+  // Service calls start as soon as a family's inventory is in. A vault's keys are the longest chain (list, then one GET
+  // per key, in sequence), so they go to the front of the queue; outputs are sorted afterwards, so order changes no byte.
+  const work = workQueue(concurrency * 2);
+  let inventory: Inventory;
+  try {
+    inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags, undefined, (family, docs) => {
+      if (family === 'storage') work.add(docs.map((a) => guarded('storage', a, () => collectStorageAccount(ctx, a, st))));
+      if (family === 'postgres') work.add(docs.map((s) => guarded('postgres', s, () => collectPostgresServer(ctx, s, pg))));
+      if (family === 'keyvault') {
+        work.add(docs.map((v) => guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv))), true);
+        work.add(docs.map((v) => guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon))));
+      }
+    });
+  } catch (err) {
+    // Not expected (the inventory records its failures), but never leave workers running behind a throw.
+    work.close();
+    await work.done;
+    throw err;
+  }
+  work.close();
+  for (const sub of requested) {
+    if (!inventory.subscriptionsReturned.includes(sub) && !ctx.errors.some((e) => e.collector === 'resource-graph')) {
+      ctx.errors.push({
+        collector: 'resource-graph',
+        scope: `/subscriptions/${sub}`,
+        code: 'SUBSCRIPTION_NOT_VISIBLE',
+        message: `subscription ${sub} was requested but Resource Graph did not return it (no access, wrong tenant, or it does not exist)`,
+      });
+    }
+  }
+  await work.done;
 
   const documents = [...ctx.documents.values()].sort(byId);
   const provenance = [...ctx.provenance.values()].sort((a, b) => byId({ id: a.documentId }, { id: b.documentId }));
