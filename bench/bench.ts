@@ -6,10 +6,12 @@
  *
  *   npm run bench -- --subscriptions 50 --storage 2000 --postgres 500 --vaults 200 --keys 10 --latency-ms 20
  */
-import { cpus, freemem, totalmem } from 'node:os';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AZURE_LIMITS, collect, createReplayCredential, coverageOf, throttleScopeOf, type CallEvent, type CollectResult } from '../src/collect/index.js';
-import { PDFDocument } from 'pdf-lib';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadCatalog, selectControls } from '../src/controls/index.js';
 import { evaluate } from '../src/engine/index.js';
 import { serializeEvidence } from '../src/evidence/index.js';
@@ -118,6 +120,7 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   pdfMs: number | null;
   pdfPages: number | null;
   pdfBytes: number | null;
+  peakRssAfterPdfMb: number | null;
   notes: string[];
 }> {
   const notes: string[] = [];
@@ -127,7 +130,7 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   const evaluation = evaluate(result, controls, { now });
   const evalMs = Math.max(1, Math.round(performance.now() - t0));
   const checks = evaluation.results.length;
-  const out = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null as number | null, htmlBytes: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, notes };
+  const out = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null as number | null, htmlBytes: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, peakRssAfterPdfMb: null as number | null, notes };
   if (!pdf) {
     notes.push('PDF not rendered (--no-pdf)');
     return out;
@@ -160,10 +163,18 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   }
   out.pdfMs = Math.round(performance.now() - p0);
   out.pdfBytes = bytes.length;
+  out.peakRssAfterPdfMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  // Pages from poppler's pdfinfo (a separate process, so counting does not inflate this process's peak RSS).
+  const dir = mkdtempSync(join(tmpdir(), 'engram-bench-'));
   try {
-    out.pdfPages = (await PDFDocument.load(bytes, { updateMetadata: false })).getPageCount();
-  } catch {
-    notes.push('PDF page count unavailable (pdf-lib could not parse the PDF)');
+    writeFileSync(join(dir, 'packet.pdf'), bytes);
+    const info = execFileSync('pdfinfo', [join(dir, 'packet.pdf')], { encoding: 'utf8' });
+    const m = /^Pages:\s+(\d+)/m.exec(info);
+    out.pdfPages = m ? Number(m[1]) : null;
+  } catch (err) {
+    notes.push(`PDF page count unavailable (pdfinfo: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }
@@ -244,16 +255,18 @@ async function main(): Promise<void> {
   const serverStats = await server.stats();
   await server.close();
 
-  const estate = generateEstate(estateOptions);
-  const counts = estateCounts(estate);
-  const lost = lostEvidence(estate, result);
+  // The estate is regenerated here (same seed) only for the loss check, then let go before evaluation.
+  const { counts, lost } = (() => {
+    const estate = generateEstate(estateOptions);
+    return { counts: estateCounts(estate), lost: lostEvidence(estate, result) };
+  })();
   const bound = lowerBoundMs(calls.requests, args.latencyMs, args.concurrency, calls.perScope);
   const ratio = bound.lowerBoundMs > 0 ? wallMs / bound.lowerBoundMs : null;
   const peakAfterCollectMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
-  log(`resources: ${counts.resources} (${estate.accounts.length} storage, ${estate.servers.length} postgres, ${estate.vaults.length} vaults) + ${counts.keys} keys; documents ${result.documents.length} of ${counts.expectedDocuments} expected; collection errors ${result.errors.length}`);
+  log(`resources: ${counts.resources} (${args.storage} storage, ${args.postgres} postgres, ${args.vaults} vaults) + ${counts.keys} keys; documents ${result.documents.length} of ${counts.expectedDocuments} expected; collection errors ${result.errors.length}`);
   const perResource: Record<string, number> = {};
-  const resourcesOf: Record<string, number> = { storage: estate.accounts.length, postgres: estate.servers.length, keyvault: estate.vaults.length };
+  const resourcesOf: Record<string, number> = { storage: args.storage, postgres: args.postgres, keyvault: args.vaults };
   for (const [f, n] of [...calls.byFamily].sort()) {
     const per = resourcesOf[f] ? (n / resourcesOf[f]).toFixed(2) : '-';
     perResource[f] = resourcesOf[f] ? Number((n / resourcesOf[f]).toFixed(2)) : n;
@@ -300,6 +313,7 @@ async function main(): Promise<void> {
       htmlBytes: ev.htmlBytes,
       pdfMs: ev.pdfMs,
       pdfPages: ev.pdfPages,
+      pdfBytes: ev.pdfBytes,
       ...(ev.notes.length ? { note: ev.notes.join('; ') } : {}),
     }),
   );
