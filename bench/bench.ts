@@ -7,6 +7,7 @@
  *   npm run bench -- --subscriptions 50 --storage 2000 --postgres 500 --vaults 200 --keys 10 --latency-ms 20
  */
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AZURE_LIMITS, collect, createReplayCredential, coverageOf, throttleScopeOf, type CallEvent, type CollectResult } from '../src/collect/index.js';
 import { execFileSync } from 'node:child_process';
@@ -120,6 +121,7 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   pdfMs: number | null;
   pdfPages: number | null;
   pdfBytes: number | null;
+  peakRssBeforePdfMb: number | null;
   peakRssAfterPdfMb: number | null;
   notes: string[];
 }> {
@@ -130,7 +132,7 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   const evaluation = evaluate(result, controls, { now });
   const evalMs = Math.max(1, Math.round(performance.now() - t0));
   const checks = evaluation.results.length;
-  const out = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null as number | null, htmlBytes: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, peakRssAfterPdfMb: null as number | null, notes };
+  const out = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null as number | null, htmlBytes: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, peakRssBeforePdfMb: null as number | null, peakRssAfterPdfMb: null as number | null, notes };
   if (!pdf) {
     notes.push('PDF not rendered (--no-pdf)');
     return out;
@@ -153,6 +155,7 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   const html = renderHtml(resultsFile, { evidenceIndex: index });
   out.htmlMs = Math.round(performance.now() - p0);
   out.htmlBytes = Buffer.byteLength(html);
+  out.peakRssBeforePdfMb = Math.round(process.resourceUsage().maxRSS / 1024);
   let bytes: Buffer;
   try {
     // The renderer's own 60 s default would abort a slow render; give it room so the time is measured, not capped.
@@ -305,6 +308,7 @@ async function main(): Promise<void> {
       faults: args.faults,
       peakRssMb,
       peakRssAfterCollectMb: peakAfterCollectMb,
+      peakRssBeforePdfMb: ev.peakRssBeforePdfMb,
       lostResources: lost.length,
       checks: ev.checks,
       checksPerSecond: ev.checksPerSecond,
@@ -319,7 +323,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 2;
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 2;
+  });
+}
