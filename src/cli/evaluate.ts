@@ -1,14 +1,15 @@
 /** `engram-audit evaluate`: judge an evidence snapshot with no network at all, and write the signed bundle. */
 import { resolve } from 'node:path';
 import { loadCatalog, selectControls } from '../controls/index.js';
-import { loadSigner, loadSnapshot } from '../evidence/index.js';
+import { loadSnapshot } from '../evidence/index.js';
 import { UsageError } from '../errors.js';
 import type { Scope } from '../model.js';
+import { loadDiffSide } from '../bundle-ops/diff.js';
 import { parseFormats } from '../reporters/formats.js';
 import { parse } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
-import { controlIds, defaultOutDir, parseFailOn } from './scan.js';
+import { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './scan.js';
 
 export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
 
@@ -21,7 +22,13 @@ Options:
   --control ID            a control to evaluate (repeatable or comma-separated); --all for every control
   --out DIR               bundle directory (default: engram-audit-<UTC time>)
   --format LIST           json,html,pdf,oscal,sarif,junit (default json,html,pdf)
-  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key (default: an ephemeral key, labelled as such)
+  --sign-key KEY          PEM private key (Ed25519, ECDSA P-256, RSA) or azurekeyvault://<vault>/keys/<name>
+                          (default: an ephemeral key, labelled as such)
+  --sign-cert FILE.pem    certificate for an RSA --sign-key, for the PDF signature (default: self-signed)
+  --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) signing the bundle and the PDF
+  --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted key
+  --org NAME              the organisation assessed (packet cover, PDF author)
+  --diff-against PREV     a previous bundle: adds a "Changes since the previous run" section to the packet
   --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
   --demo                  label every output DEMO DATA (for sample snapshots)
 
@@ -36,7 +43,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     all: { type: 'boolean' },
     out: { type: 'string' },
     format: { type: 'string' },
-    'sign-key': { type: 'string' },
+    ...SIGNING_FLAGS,
+    'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
     demo: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -52,9 +60,13 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const ids = controlIds(values.control, values.all);
   const formats = parseFormats(values.format ?? 'json,html,pdf');
   const failOn = parseFailOn(values['fail-on']);
+  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
+  const diffAgainst = values['diff-against']
+    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
+    : undefined;
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
-  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  const signer = await signerFromFlags(values, io);
   const evidencePath = resolve(io.cwd, values.evidence);
   const evidence = await loadSnapshot(evidencePath);
   const scope: Scope = {
@@ -71,6 +83,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     outDir: values.out ?? defaultOutDir(startedAt),
     formats,
     signer,
+    organisation: values.org,
+    ...(diffAgainst ? { diffAgainst } : {}),
     failOn,
     startedAt,
     io,

@@ -16,6 +16,12 @@ import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
 import { renderJunit } from '../reporters/junit.js';
 import { toolVersion } from '../util/paths.js';
+import { diffRuns, diffViewModel, formatDiffText, type DiffSide } from '../bundle-ops/diff.js';
+import { sha256Hex } from '../util/hash.js';
+import { DSSE_FILE, buildStatement, signDsse } from '../evidence/dsse.js';
+import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
+import { identityKeyFingerprint, signPdf } from '../evidence/pdf-sign.js';
+import { ephemeralPdfIdentity } from '../evidence/signing.js';
 import { EXIT, type CliIo } from './io.js';
 
 export interface RunOptions {
@@ -27,9 +33,13 @@ export interface RunOptions {
   outDir: string;
   formats: Format[];
   signer: Signer;
+  /** The organisation assessed (`--org`): packet cover, PDF author and signer name. */
+  organisation?: string;
   failOn: Severity;
   startedAt: Date;
   io: CliIo;
+  /** A previous run (`--diff-against`): the packet gets a "Changes since the previous run" section. */
+  diffAgainst?: DiffSide;
 }
 
 export interface RunOutcome {
@@ -66,8 +76,10 @@ export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
   const threshold = SEVERITIES.indexOf(failOn);
   const failing = results.results.some((r) => r.status === 'fail' && SEVERITIES.indexOf(r.severity) <= threshold);
   if (failing) return EXIT.FINDINGS;
+  // A manual check still awaiting its attestation has not been shown to hold: the run is incomplete, never clean.
   const incomplete =
-    results.results.some((r) => r.status === 'error') || results.controls.some((c) => c.status === 'error');
+    results.results.some((r) => r.status === 'error' || r.status === 'manual') ||
+    results.controls.some((c) => c.status === 'error' || c.status === 'manual');
   return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
 }
 
@@ -92,9 +104,35 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const files: Record<string, string | Buffer> = {};
   files[FORMAT_FILES.json] = renderJson(results);
   const formats = new Set(options.formats);
+  const wantPdf = formats.has('pdf');
+  // The PDF identity is chosen before rendering so the signature page can describe it: the bundle key itself when it
+  // is RSA (a local key or PKCS#12), otherwise a throw-away RSA identity that the packet labels as such (decision 0003).
+  const pdfIdentity = wantPdf
+    ? (options.signer.pdfIdentity?.({ now: options.startedAt, commonName: options.organisation ? `${options.organisation} evidence signer` : undefined }) ??
+      ephemeralPdfIdentity(options.startedAt))
+    : undefined;
+  const pdfSignature = pdfIdentity
+    ? {
+        commonName: pdfIdentity.commonName,
+        certificateSha256: pdfIdentity.certificateSha256,
+        selfSigned: pdfIdentity.selfSigned,
+        ephemeral: !options.signer.pdfIdentity,
+        publicKeyFingerprint: identityKeyFingerprint(pdfIdentity),
+      }
+    : undefined;
+  const diff = options.diffAgainst
+    ? diffRuns(options.diffAgainst, { path: options.outDir, results, evidence, verification: 'unbundled' })
+    : undefined;
   let html: string | undefined;
-  if (formats.has('html') || formats.has('pdf')) {
-    html = renderHtml(results, { evidenceIndex: serialized.index });
+  if (formats.has('html') || wantPdf) {
+    html = renderHtml(results, {
+      evidenceIndex: serialized.index,
+      organisation: options.organisation,
+      controls: options.controls,
+      documents: evidence.documents,
+      pdfSignature,
+      ...(diff ? { diff: diffViewModel(diff) } : {}),
+    });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
   }
   if (formats.has('oscal')) {
@@ -103,16 +141,52 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   }
   if (formats.has('sarif')) files[FORMAT_FILES.sarif] = renderSarif(results, {});
   if (formats.has('junit')) files[FORMAT_FILES.junit] = renderJunit(results);
-  if (formats.has('pdf') && html !== undefined) {
+  if (wantPdf && html !== undefined && pdfIdentity) {
     if (io.isTTY) io.stderr('rendering the PDF packet with Chromium...\n');
     // Loaded only when asked for: puppeteer-core is heavy and the other formats must work without a browser.
     const { renderPdf } = await import('../reporters/pdf.js');
-    files[FORMAT_FILES.pdf] = await renderPdf(html, { title: `engram-audit ${results.controls.map((c) => c.id).join(', ')}` });
+    const ids = results.controls.map((c) => c.id);
+    const pdf = await renderPdf(html, {
+      title: `engram-audit ${ids.join(', ')}`,
+      metadata: {
+        author: options.organisation ?? 'engram-audit',
+        subject: `Compliance evidence packet: ${results.controls.map((c) => `${c.id} ${c.title}`).join('; ')}${results.scope.demo ? ' (DEMO DATA)' : ''}`,
+        keywords: ['engram-audit', 'NIST AI RMF', 'NIST SP 800-53', 'compliance evidence', ...ids],
+        creator: `${results.tool} ${results.version}`,
+        date: new Date(results.finishedAt),
+      },
+    });
+    // Signed before SHA256SUMS is computed, so the manifest's digest covers the PDF signature too.
+    files[FORMAT_FILES.pdf] = await signPdf(pdf, pdfIdentity, {
+      reason: `engram-audit evidence packet, run ${results.runId}`,
+      location: 'engram-audit',
+      contactInfo: options.organisation ?? '',
+      name: pdfIdentity.commonName,
+      signingTime: new Date(results.finishedAt),
+    });
   }
+  // The DSSE envelope's subjects are every other file of the bundle (SHA256SUMS lists the envelope too).
+  const subjects = [
+    ...Object.entries(files).map(([path, v]) => ({ path, sha256: sha256Hex(v) })),
+    ...serialized.index.map((e) => ({ path: e.path, sha256: e.sha256 })),
+    { path: PUBLIC_KEY_FILE, sha256: sha256Hex(options.signer.publicKeyPem) },
+  ];
+  const statement = buildStatement(subjects, {
+    tool: results.tool,
+    version: results.version,
+    runId: results.runId,
+    startedAt: results.startedAt,
+    finishedAt: results.finishedAt,
+    controls: results.controls.map((c) => ({ id: c.id, status: c.status })),
+  });
+  files[DSSE_FILE] = await signDsse(statement, (data) => options.signer.sign(data), options.signer.info.fingerprint);
 
   const outDir = resolve(io.cwd, options.outDir);
   await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });
   printSummary(io, results, outDir);
+  if (diff && options.diffAgainst) {
+    io.stdout(`Changes since ${options.diffAgainst.path}:\n${formatDiffText(diff, 10)}\n`);
+  }
   return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
 }
 

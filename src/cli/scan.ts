@@ -14,20 +14,27 @@ import {
   resolveCredential,
   type ProgressEvent,
 } from '../collect/index.js';
-import { loadSigner } from '../evidence/index.js';
+import { readFile } from 'node:fs/promises';
+import { loadSigner, type Signer } from '../evidence/index.js';
+import { loadP12Signer } from '../evidence/signing.js';
+import { InputError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { Scope, Severity } from '../model.js';
 import { SEVERITIES } from '../model.js';
+import { loadDiffSide } from '../bundle-ops/diff.js';
 import { parseFormats } from '../reporters/formats.js';
 import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { formatShard, parseShard } from '../bundle-ops/shard.js';
+import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
 
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
 Scans Azure (or a recorded estate), evaluates the controls and writes a signed evidence bundle:
-results.json, evidence/, report.html, report.pdf, SHA256SUMS, SHA256SUMS.sig and the public key.
+results.json, evidence/, report.html, report.pdf (itself PDF-signed), bundle.dsse.json (an in-toto statement over
+every file), SHA256SUMS, SHA256SUMS.sig and the public key.
 
 Controls:
   --control ID            a control to evaluate (repeatable or comma-separated), e.g. AI-SEC-01
@@ -37,6 +44,8 @@ Scope (default: every subscription the credential can read):
   --subscription ID       a subscription id (repeatable or comma-separated)
   --management-group MG   a management group id (repeatable)
   --tag KEY=VALUE         only resources carrying this tag (repeatable; all must match)
+  --shard I/N             scan only shard I of N of the subscriptions in scope (hash of the subscription id, see
+                          docs/pipelines.md); run 1/N ... N/N as parallel jobs and combine them with 'engram-audit merge'
 
 Evidence source:
   (default)               live Azure through DefaultAzureCredential (az login, managed identity, workload identity,
@@ -50,8 +59,15 @@ Output:
                           first and renamed into place, so a failed run never leaves a half bundle
   --format LIST           comma list of json,html,pdf,oscal,sarif,junit (default json,html,pdf; results.json is
                           always written)
-  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key for the bundle signature (default: an ephemeral key,
-                          labelled as such in every output: it proves integrity, not origin)
+  --sign-key KEY          the bundle signing key: a PEM private key (Ed25519, ECDSA P-256 or RSA >= 2048 bits) or
+                          azurekeyvault://<vault>/keys/<name>[/<version>] (signs in the vault). Default: an
+                          ephemeral key, labelled as such in every output: it proves integrity, not origin
+  --sign-cert FILE.pem    X.509 certificate for an RSA --sign-key, used for the PDF signature (default: self-signed)
+  --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) that signs both the bundle and the PDF
+  --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted --sign-key
+  --org NAME              the organisation assessed: packet cover, PDF author and signer name
+  --diff-against PREV     a previous bundle (verified first): the packet gets a "Changes since the previous run"
+                          section (new failures, fixed, new and removed resources, changed evidence)
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
 
@@ -64,13 +80,70 @@ Probes (active checks of the live services; their observations enter the evidenc
   --probe-canary-container NAME   container the blob canary writes to (with --probes all)
   --probe-timeout-ms N    hard limit per probe (default 15000); a probe that cannot observe is an error, never a pass
 
-Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors, no findings).
+Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors or manual checks
+awaiting an attestation, no findings).
 
 Examples:
   engram-audit --control AI-SEC-01 --replay fixtures/demo/replay --out out/demo
   engram-audit --control AI-SEC-01 --subscription 0b1f6471-1bf0-4dda-aec3-cb9272f09590 --tag environment=prod
   engram-audit --all --management-group contoso-ai --format json,sarif --fail-on high
 `;
+
+/** The signing flags scan and evaluate share. */
+export const SIGNING_FLAGS = {
+  'sign-key': { type: 'string' },
+  'sign-cert': { type: 'string' },
+  'sign-p12': { type: 'string' },
+  'sign-passphrase-env': { type: 'string' },
+  org: { type: 'string' },
+} as const;
+
+/**
+ * Loads the run's signer from --sign-key / --sign-cert / --sign-p12 / --sign-passphrase-env. Passphrases come only from
+ * the environment (never argv, which other users of the machine can read in the process list).
+ */
+export async function signerFromFlags(
+  values: { 'sign-key'?: string; 'sign-cert'?: string; 'sign-p12'?: string; 'sign-passphrase-env'?: string },
+  io: CliIo,
+): Promise<Signer> {
+  const key = values['sign-key'];
+  const p12 = values['sign-p12'];
+  const envName = values['sign-passphrase-env'];
+  if (key && p12) throw new UsageError('--sign-key and --sign-p12 cannot be combined', { hint: 'A PKCS#12 file holds the key and its certificate; give one of them.' });
+  if (values['sign-cert'] && !key) throw new UsageError('--sign-cert needs --sign-key (the RSA private key the certificate was issued for)', { field: '--sign-cert' });
+  let passphrase: string | undefined;
+  if (envName !== undefined) {
+    passphrase = io.env[envName];
+    if (passphrase === undefined) {
+      throw new UsageError(`--sign-passphrase-env names ${envName}, which is not set`, { field: '--sign-passphrase-env', hint: `export ${envName}=... before the run (the passphrase itself is never a flag).` });
+    }
+  }
+  if (p12) {
+    if (passphrase === undefined) {
+      throw new UsageError('--sign-p12 needs --sign-passphrase-env VAR (the environment variable holding its passphrase)', { field: '--sign-p12' });
+    }
+    return loadP12Signer(resolve(io.cwd, p12), passphrase);
+  }
+  let certificatePem: string | undefined;
+  let certificateFile: string | undefined;
+  if (values['sign-cert']) {
+    certificateFile = resolve(io.cwd, values['sign-cert']);
+    try {
+      certificatePem = await readFile(certificateFile, 'utf8');
+    } catch (err) {
+      throw new InputError('E_SIGN_CERT_UNREADABLE', `certificate file could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: certificateFile, field: '--sign-cert' });
+    }
+    if (!/-----BEGIN CERTIFICATE-----/.test(certificatePem)) {
+      throw new InputError('E_SIGN_CERT_INVALID', 'certificate file is not a PEM certificate', { file: certificateFile, field: '--sign-cert', hint: 'Convert it: openssl x509 -in cert.der -inform DER -out cert.pem' });
+    }
+  }
+  const spec = key === undefined ? undefined : /^azurekeyvault:\/\//i.test(key) ? key : resolve(io.cwd, key);
+  const signer = await loadSigner(spec, { passphrase, certificatePem, certificateFile });
+  if (certificatePem && !signer.pdfIdentity) {
+    throw new UsageError(`--sign-cert needs an RSA --sign-key; this key is ${signer.info.algorithm}`, { field: '--sign-cert', hint: 'PDF signatures use RSA; drop --sign-cert to sign the PDF with a labelled ephemeral RSA identity.' });
+  }
+  return signer;
+}
 
 /** Parses a --fail-on value. */
 export function parseFailOn(value: string | undefined): Severity {
@@ -116,11 +189,13 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     subscription: { type: 'string', multiple: true },
     'management-group': { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
+    shard: { type: 'string' },
     replay: { type: 'string' },
     record: { type: 'string' },
     out: { type: 'string' },
     format: { type: 'string' },
-    'sign-key': { type: 'string' },
+    ...SIGNING_FLAGS,
+    'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
@@ -140,10 +215,15 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const ids = controlIds(values.control, values.all);
   const formats = parseFormats(values.format ?? 'json,html,pdf');
   const failOn = parseFailOn(values['fail-on']);
+  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
+  const diffAgainst = values['diff-against']
+    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
+    : undefined;
   const concurrency = parsePositiveInt('--concurrency', values.concurrency, 8);
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
   }
+  const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const probeLevel = parseProbeLevel(values.probes);
   const probeTimeoutMs = parsePositiveInt('--probe-timeout-ms', values['probe-timeout-ms'], 15_000);
   const replayDir = values.replay ? resolve(io.cwd, values.replay) : undefined;
@@ -155,7 +235,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
 
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
-  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  const signer = await signerFromFlags(values, io);
 
   const scope: Scope = {
     subscriptions: parseSubscriptions(values.subscription),
@@ -163,6 +243,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     tags: parseTags(values.tag),
     source: replayDir ? 'replay' : 'azure',
     demo: Boolean(replayDir && /fixtures[\\/]demo/.test(replayDir)),
+    ...(shard ? { shard } : {}),
   };
 
   let credential: TokenCredential;
@@ -176,14 +257,21 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     if (values.record) httpClient = createRecordingClient(createDefaultHttpClient(), resolve(io.cwd, values.record));
   }
 
-  const evidence = await collect({
-    scope,
+  // --shard: collect only this job's subscriptions; an empty shard collects nothing (never "every subscription").
+  const plan = shard ? await planShard(shard, scope, { credential, httpClient, concurrency }) : undefined;
+  if (plan) {
+    io.stderr(`shard ${formatShard(plan.shard)}: ${plan.subscriptions.length} of ${plan.population.length} subscriptions${plan.subscriptions.length > 0 ? ` (${plan.subscriptions.join(', ')})` : '; nothing to scan, writing an empty part'}\n`);
+  }
+  const evidence = plan && plan.subscriptions.length === 0 ? emptyCollection() : await collect({
+    scope: plan?.collectScope ?? scope,
     credential,
     httpClient,
     concurrency,
     onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
+  // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
+  if (plan && scope.subscriptions.length === 0) evidence.subscriptionsRequested = [];
   if (probeLevel !== 'none') {
     if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
     const user = values['probe-postgres-user'];
@@ -218,6 +306,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     outDir: values.out ?? defaultOutDir(startedAt),
     formats,
     signer,
+    organisation: values.org,
+    ...(diffAgainst ? { diffAgainst } : {}),
     failOn,
     startedAt,
     io,
