@@ -111,8 +111,8 @@ export function lowerBoundMs(requests: number, latencyMs: number, concurrency: n
   return { latencyBoundMs, rateBoundMs, rateScope, lowerBoundMs: Math.max(latencyBoundMs, rateBoundMs) };
 }
 
-/** Evaluates AI-SEC-01 over the collected evidence, then renders the HTML packet and prints it to PDF with Chromium. */
-async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boolean): Promise<{
+/** What evaluation and the packet measured. */
+interface PacketNumbers {
   checks: number;
   evalMs: number;
   checksPerSecond: number;
@@ -124,7 +124,10 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   peakRssBeforePdfMb: number | null;
   peakRssAfterPdfMb: number | null;
   notes: string[];
-}> {
+}
+
+/** Evaluates AI-SEC-01 and, unless `html` is false, renders the HTML packet (evidence index included). */
+async function evaluateAndBuildHtml(result: CollectResult, scope: Scope, html: boolean): Promise<{ out: PacketNumbers; html?: string; t0: number }> {
   const notes: string[] = [];
   const controls = selectControls(await loadCatalog(), ['AI-SEC-01']);
   const now = new Date('2026-11-01T00:00:00.000Z');
@@ -132,11 +135,8 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   const evaluation = evaluate(result, controls, { now });
   const evalMs = Math.max(1, Math.round(performance.now() - t0));
   const checks = evaluation.results.length;
-  const out = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null as number | null, htmlBytes: null as number | null, pdfMs: null as number | null, pdfPages: null as number | null, pdfBytes: null as number | null, peakRssBeforePdfMb: null as number | null, peakRssAfterPdfMb: null as number | null, notes };
-  if (!pdf) {
-    notes.push('PDF not rendered (--no-pdf)');
-    return out;
-  }
+  const out: PacketNumbers = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null, htmlBytes: null, pdfMs: null, pdfPages: null, pdfBytes: null, peakRssBeforePdfMb: null, peakRssAfterPdfMb: null, notes };
+  if (!html) return { out, t0 };
   const resultsFile: ResultsFile = {
     tool: 'engram-audit',
     version: 'bench',
@@ -152,9 +152,27 @@ async function evaluateAndRender(result: CollectResult, scope: Scope, pdf: boole
   // The PDF clock starts at the evidence: serialising it (the packet's evidence index) is part of producing the packet.
   const p0 = performance.now();
   const index = serializeEvidence(result).index;
-  const html = renderHtml(resultsFile, { evidenceIndex: index });
+  const text = renderHtml(resultsFile, { evidenceIndex: index });
   out.htmlMs = Math.round(performance.now() - p0);
-  out.htmlBytes = Buffer.byteLength(html);
+  out.htmlBytes = Buffer.byteLength(text);
+  return { out, html: text, t0: p0 };
+}
+
+/**
+ * Evaluates, renders the HTML packet and prints it to PDF with Chromium. The evidence comes in a box that is emptied
+ * once the HTML exists, so the evidence and results can be collected before the PDF bytes arrive (peak RSS).
+ */
+async function evaluateAndRender(box: { result?: CollectResult }, scope: Scope, pdf: boolean): Promise<PacketNumbers> {
+  const built = await evaluateAndBuildHtml(box.result!, scope, pdf);
+  box.result = undefined;
+  const out = built.out;
+  const notes = out.notes;
+  const html = built.html;
+  const p0 = built.t0;
+  if (!pdf || html === undefined) {
+    notes.push('PDF not rendered (--no-pdf)');
+    return out;
+  }
   out.peakRssBeforePdfMb = Math.round(process.resourceUsage().maxRSS / 1024);
   let bytes: Buffer;
   try {
@@ -226,7 +244,7 @@ async function main(): Promise<void> {
   let inventoryMs = 0;
   let lastPrint = 0;
   const t0 = performance.now();
-  let result: CollectResult;
+  let result: CollectResult | undefined;
   try {
     result = await collect({
       scope,
@@ -261,7 +279,7 @@ async function main(): Promise<void> {
   // The estate is regenerated here (same seed) only for the loss check, then let go before evaluation.
   const { counts, lost } = (() => {
     const estate = generateEstate(estateOptions);
-    return { counts: estateCounts(estate), lost: lostEvidence(estate, result) };
+    return { counts: estateCounts(estate), lost: lostEvidence(estate, result!) };
   })();
   const bound = lowerBoundMs(calls.requests, args.latencyMs, args.concurrency, calls.perScope);
   const ratio = bound.lowerBoundMs > 0 ? wallMs / bound.lowerBoundMs : null;
@@ -281,7 +299,12 @@ async function main(): Promise<void> {
   log(`lost resources: ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 3).join('; ')}` : ''}`);
   log(`peak RSS after collect: ${peakAfterCollectMb} MB`);
 
-  const ev = await evaluateAndRender(result, scope, args.pdf);
+  const documents = result.documents.length;
+  const collectionErrors = result.errors.length;
+  const box = { result };
+  // Only the box holds the evidence from here on: it is emptied before the PDF bytes come back.
+  result = undefined;
+  const ev = await evaluateAndRender(box, scope, args.pdf);
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   log(`evaluation: ${ev.checks} results in ${ev.evalMs} ms (${ev.checksPerSecond} checks/s)`);
   if (ev.htmlMs !== null) log(`HTML packet: ${ev.htmlBytes} bytes in ${ev.htmlMs} ms (evidence index included)`);
@@ -292,9 +315,9 @@ async function main(): Promise<void> {
     JSON.stringify({
       resources: counts.resources,
       keys: counts.keys,
-      documents: result.documents.length,
+      documents,
       expectedDocuments: counts.expectedDocuments,
-      collectionErrors: result.errors.length,
+      collectionErrors,
       calls: calls.requests,
       callsPerResource: perResource,
       wallMs,
