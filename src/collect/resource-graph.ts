@@ -124,7 +124,11 @@ export async function runGraphQuery(
             query,
             ...(scope.subscriptions ? { subscriptions: scope.subscriptions } : {}),
             ...(scope.managementGroups ? { managementGroups: scope.managementGroups } : {}),
-            options: { resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+            options: {
+              resultFormat: 'objectArray',
+              ...(ctx.settings.graphPageSize !== undefined ? { top: ctx.settings.graphPageSize } : {}),
+              ...(skipToken ? { skipToken } : {}),
+            },
           }),
         ));
       } catch (err) {
@@ -172,13 +176,17 @@ export interface Inventory {
   subscriptionsReturned: string[];
 }
 
-/** Lists the visible subscriptions, then each family, storing every row as a main resource document. */
+/**
+ * Lists the visible subscriptions, then each family, storing every row as a main resource document. `onFamily` gets
+ * each family as soon as its pages are in, so service calls can start while the next family is still being listed.
+ */
 export async function collectInventory(
   ctx: CollectContext,
   subscriptions: string[],
   managementGroups: string[],
   tags: Record<string, string>,
   families: readonly ResourceFamily[] = ['storage', 'postgres', 'keyvault'],
+  onFamily?: (family: ResourceFamily, documents: AzureDocument[]) => void,
 ): Promise<Inventory> {
   const client = new ResourceGraphClient(ctx.credential, ctx.clientOptions());
   const subs = new Set<string>();
@@ -193,6 +201,7 @@ export async function collectInventory(
       if (stored) byFamily[family].push(stored);
     });
     ctx.onProgress({ kind: 'inventory', family, resources: byFamily[family].length });
+    onFamily?.(family, byFamily[family]);
   }
   return { byFamily, subscriptionsReturned: [...subs].sort() };
 }
