@@ -18,6 +18,7 @@ import { evaluate } from '../src/engine/index.js';
 import { serializeEvidence } from '../src/evidence/index.js';
 import type { ResultsFile, Scope } from '../src/model.js';
 import { renderHtml } from '../src/reporters/html.js';
+import { printDetail } from '../src/reporters/view-model.js';
 import { renderPdf } from '../src/reporters/pdf.js';
 import { estateCounts, generateEstate, lostEvidence, type EstateOptions } from '../test/support/fake-azure/estate.js';
 import { startFakeAzureChild } from '../test/support/fake-azure/child.js';
@@ -152,7 +153,8 @@ async function evaluateAndBuildHtml(result: CollectResult, scope: Scope, html: b
   // The PDF clock starts at the evidence: serialising it (the packet's evidence index) is part of producing the packet.
   const p0 = performance.now();
   const index = serializeEvidence(result).index;
-  const text = renderHtml(resultsFile, { evidenceIndex: index });
+  // The same choice the pipeline makes for report.pdf: a large estate's printed packet counts passing rows per check.
+  const text = renderHtml(resultsFile, { evidenceIndex: index, passingDetail: printDetail(resultsFile) });
   out.htmlMs = Math.round(performance.now() - p0);
   out.htmlBytes = Buffer.byteLength(text);
   return { out, html: text, t0: p0 };
