@@ -7,7 +7,7 @@ import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipel
 import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
 import { createSharedHttpClient } from './http.js';
-import { collectInventory } from './resource-graph.js';
+import { collectInventory, METRIC_ALERT_TYPE } from './resource-graph.js';
 import { collectPostgresServer, postgresClients } from './postgres.js';
 import { collectStorageAccount, storageClients } from './storage.js';
 import { collectVaultKeys, keyVaultClients } from './keyvault.js';
@@ -21,6 +21,8 @@ export {
   KQL_STORAGE_ACCOUNTS,
   KQL_POSTGRES_FLEXIBLE_SERVERS,
   KQL_KEY_VAULTS,
+  KQL_METRIC_ALERTS,
+  METRIC_ALERT_TYPE,
   KQL_SUBSCRIPTIONS,
   buildFamilyQuery,
   kqlString,
@@ -67,7 +69,7 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Prom
 const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
 
 /**
- * Collects the AI-SEC-01 evidence for `scope`. A failed call never throws out of here: it becomes a CollectionError
+ * Collects the evidence of every control for `scope` (docs/collectors.md lists each document and its API). A failed call never throws out of here: it becomes a CollectionError
  * (collector, scope, resourceId, resourceType, code, message) and everything else is still collected. Output order is
  * sorted by id so the same estate gives the same bytes.
  */
@@ -111,8 +113,26 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
       options.onProgress?.({ kind: 'resource', collector, resourceId: doc.id, ok: false });
     }
   };
-  for (const s of inventory.byFamily.postgres) tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
-  for (const a of inventory.byFamily.storage) tasks.push(guarded('storage', a, () => collectStorageAccount(ctx, a, st)));
+  for (const s of inventory.byFamily.postgres) {
+    tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
+    tasks.push(guarded('monitor', s, () => collectDiagnosticSettings(ctx, s, mon)));
+    if (!inventory.metricAlertsComplete) {
+      // Without the full alert list, "no alert watches this server" cannot be told from "not read": an error for it.
+      ctx.errors.push({
+        collector: 'resource-graph',
+        scope: s.id,
+        resourceId: s.id,
+        resourceType: METRIC_ALERT_TYPE,
+        code: 'METRIC_ALERTS_INCOMPLETE',
+        message: 'the metric alert rules could not all be listed (see the resource-graph error for microsoft.insights/metricalerts)',
+      });
+    }
+  }
+  for (const a of inventory.byFamily.storage) {
+    tasks.push(guarded('storage', a, () => collectStorageAccount(ctx, a, st)));
+    // Blob logs (StorageRead/Write/Delete) are configured on the blob service, not the account.
+    tasks.push(guarded('monitor', a, () => collectDiagnosticSettings(ctx, { id: `${a.id}/blobServices/default` }, mon)));
+  }
   for (const v of inventory.byFamily.keyvault) {
     tasks.push(guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv)));
     tasks.push(guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon)));
