@@ -8,6 +8,8 @@ import { parseFormats } from '../reporters/formats.js';
 import { parse } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { loadWaivers } from '../policy/waivers.js';
+import { loadAttestations } from '../policy/attestations.js';
 import { controlIds, defaultOutDir, parseFailOn } from './scan.js';
 
 export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
@@ -23,6 +25,8 @@ Options:
   --format LIST           json,html,pdf,oscal,sarif,junit (default json,html,pdf)
   --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key (default: an ephemeral key, labelled as such)
   --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
+  --waivers FILE          approved exceptions (YAML, docs/waivers.md); waived failures do not count for the exit code
+  --attestations PATH     attestation YAML files or directories (repeatable; docs/attestations.md)
   --demo                  label every output DEMO DATA (for sample snapshots)
 
 Example:
@@ -38,6 +42,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     format: { type: 'string' },
     'sign-key': { type: 'string' },
     'fail-on': { type: 'string' },
+    waivers: { type: 'string' },
+    attestations: { type: 'string', multiple: true },
     demo: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -55,6 +61,9 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
   const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
+  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
+  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
   const evidencePath = resolve(io.cwd, values.evidence);
   const evidence = await loadSnapshot(evidencePath);
   const scope: Scope = {
@@ -74,6 +83,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     failOn,
     startedAt,
     io,
+    ...(waivers ? { waivers } : {}),
+    ...(attestations ? { attestations } : {}),
   });
   return outcome.exitCode;
 }

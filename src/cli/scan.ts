@@ -23,6 +23,8 @@ import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { loadWaivers } from '../policy/waivers.js';
+import { loadAttestations } from '../policy/attestations.js';
 
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
@@ -54,6 +56,13 @@ Output:
                           labelled as such in every output: it proves integrity, not origin)
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
+
+Exceptions and attestations:
+  --waivers FILE          approved exceptions (YAML, docs/waivers.md): a waived failure stays visible, marked waived
+                          with its justification and approver, and does not count for the exit code; an expired waiver
+                          no longer applies; a waiver that matches nothing is reported
+  --attestations PATH     attestation YAML files, or directories of them (repeatable; docs/attestations.md): they enter
+                          the evidence for AI-GOV-01, and they and their attached files are copied into the bundle
 
 Probes (active checks of the live services; their observations enter the evidence and the checks):
   --probes LEVEL          none (default) | safe: TLS floor of every PostgreSQL, blob and vault endpoint, Key Vault
@@ -122,6 +131,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     format: { type: 'string' },
     'sign-key': { type: 'string' },
     'fail-on': { type: 'string' },
+    waivers: { type: 'string' },
+    attestations: { type: 'string', multiple: true },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
     'probe-postgres-user': { type: 'string' },
@@ -156,6 +167,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
   const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
+  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
+  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
 
   const scope: Scope = {
     subscriptions: parseSubscriptions(values.subscription),
@@ -221,6 +235,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     failOn,
     startedAt,
     io,
+    ...(waivers ? { waivers } : {}),
+    ...(attestations ? { attestations } : {}),
   });
   return outcome.exitCode;
 }

@@ -102,6 +102,9 @@ function resultView(r: Result, index: number) {
     hasRemediation: Boolean(r.remediation?.cli || r.remediation?.bicep),
     reperform: r.reperform,
     policyDefinitionId: r.policyDefinitionId,
+    /** Set for a failure an in-force waiver covers: the row is marked Waived and shows the waiver. */
+    waived: Boolean(r.waived && r.waiver),
+    waiver: r.waived && r.waiver ? { ...r.waiver, where: r.waiver.file ? `${r.waiver.file}${r.waiver.line ? `:${r.waiver.line}` : ''}` : undefined } : undefined,
     /** Evidence ids, the resource's own document shown as such (it repeats the id printed beside it). */
     evidence: r.evidence.map((id) => (id === r.resourceId ? { id: 'the resource document', own: true } : { id, own: false })),
   };
@@ -143,7 +146,8 @@ function findingGroups(findings: Result[]) {
       checkTitle: first.checkTitle,
       severityLabel: SEVERITY_LABELS[worstSeverity] ?? worstSeverity,
       severity: worstSeverity,
-      failCount: rs.filter((r) => r.status === 'fail').length,
+      failCount: rs.filter((r) => r.status === 'fail' && !r.waived).length,
+      waivedCount: rs.filter((r) => r.status === 'fail' && r.waived).length,
       errorCount: rs.filter((r) => r.status === 'error').length,
       results: sorted.map((r) => resultView(r, n++)),
     };
@@ -202,6 +206,36 @@ function coverageView(results: ResultsFile) {
   };
 }
 
+const WAIVER_STATES: Record<string, string> = {
+  applied: 'Applied',
+  expired: 'EXPIRED: no longer applies',
+  unmatched: 'Matched nothing',
+};
+
+/** The waivers section: every waiver given and what became of it (absent when no waiver file was given). */
+function waiversView(results: ResultsFile) {
+  if (!results.waivers) return undefined;
+  const list = results.waivers.map((w) => ({
+    ...w,
+    stateLabel: WAIVER_STATES[w.state] ?? w.state,
+    where: w.file ? `${w.file}${w.line ? `:${w.line}` : ''}` : '—',
+    resources: w.resources,
+  }));
+  return {
+    list,
+    applied: list.filter((w) => w.state === 'applied').length,
+    expired: list.filter((w) => w.state === 'expired').length,
+    unmatched: list.filter((w) => w.state === 'unmatched').length,
+    waivedResults: results.results.filter((r) => r.waived).length,
+  };
+}
+
+/** The attestations section (absent when none were given). */
+function attestationsView(results: ResultsFile) {
+  if (!results.attestations) return undefined;
+  return { list: results.attestations.map((a) => ({ ...a })) };
+}
+
 /** Builds the view model for the packet templates. Strings are redacted again (defence in depth). */
 export function packetViewModel(input: ResultsFile, options: PacketOptions = {}) {
   const results = redactValue(input).value;
@@ -250,6 +284,7 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
       status: c.status,
       statusLabel: STATUS_LABELS[c.status] ?? c.status,
       counts: countsView(c.counts),
+      waived: c.waived ?? 0,
       nistAiRmf: c.nistAiRmf,
       sp80053: c.sp80053,
     })),
@@ -260,6 +295,8 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
     other,
     coverage: coverageView(results),
     evidenceIndex,
+    waivers: waiversView(results),
+    attestations: attestationsView(results),
   };
 }
 
