@@ -1,7 +1,7 @@
 /** `engram-audit evaluate`: judge an evidence snapshot with no network at all, and write the signed bundle. */
 import { resolve } from 'node:path';
 import { loadCatalog, selectControls } from '../controls/index.js';
-import { loadSigner, loadSnapshot } from '../evidence/index.js';
+import { loadSnapshot } from '../evidence/index.js';
 import { UsageError } from '../errors.js';
 import type { Scope } from '../model.js';
 import { parseFormats } from '../reporters/formats.js';
@@ -10,7 +10,7 @@ import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
 import { loadWaivers } from '../policy/waivers.js';
 import { loadAttestations } from '../policy/attestations.js';
-import { controlIds, defaultOutDir, parseFailOn } from './scan.js';
+import { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './scan.js';
 
 export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
 
@@ -23,7 +23,12 @@ Options:
   --control ID            a control to evaluate (repeatable or comma-separated); --all for every control
   --out DIR               bundle directory (default: engram-audit-<UTC time>)
   --format LIST           json,html,pdf,oscal,sarif,junit (default json,html,pdf)
-  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key (default: an ephemeral key, labelled as such)
+  --sign-key KEY          PEM private key (Ed25519, ECDSA P-256, RSA) or azurekeyvault://<vault>/keys/<name>
+                          (default: an ephemeral key, labelled as such)
+  --sign-cert FILE.pem    certificate for an RSA --sign-key, for the PDF signature (default: self-signed)
+  --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) signing the bundle and the PDF
+  --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted key
+  --org NAME              the organisation assessed (packet cover, PDF author)
   --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
   --waivers FILE          approved exceptions (YAML, docs/waivers.md); waived failures do not count for the exit code
   --attestations PATH     attestation YAML files or directories (repeatable; docs/attestations.md)
@@ -40,7 +45,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     all: { type: 'boolean' },
     out: { type: 'string' },
     format: { type: 'string' },
-    'sign-key': { type: 'string' },
+    ...SIGNING_FLAGS,
     'fail-on': { type: 'string' },
     waivers: { type: 'string' },
     attestations: { type: 'string', multiple: true },
@@ -60,7 +65,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const failOn = parseFailOn(values['fail-on']);
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
-  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  const signer = await signerFromFlags(values, io);
   // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
   const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
   const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
@@ -80,6 +85,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     outDir: values.out ?? defaultOutDir(startedAt),
     formats,
     signer,
+    organisation: values.org,
     failOn,
     startedAt,
     io,

@@ -16,6 +16,11 @@ import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
 import { renderJunit } from '../reporters/junit.js';
 import { toolVersion } from '../util/paths.js';
+import { sha256Hex } from '../util/hash.js';
+import { DSSE_FILE, buildStatement, signDsse } from '../evidence/dsse.js';
+import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
+import { identityKeyFingerprint, signPdf } from '../evidence/pdf-sign.js';
+import { ephemeralPdfIdentity } from '../evidence/signing.js';
 import { EXIT, type CliIo } from './io.js';
 import { applyWaivers, waiverWarnings, type Waiver } from '../policy/waivers.js';
 import {
@@ -35,6 +40,8 @@ export interface RunOptions {
   outDir: string;
   formats: Format[];
   signer: Signer;
+  /** The organisation assessed (`--org`): packet cover, PDF author and signer name. */
+  organisation?: string;
   failOn: Severity;
   startedAt: Date;
   io: CliIo;
@@ -123,9 +130,31 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const files: Record<string, string | Buffer> = { ...attestationBundleFiles(attestations) };
   files[FORMAT_FILES.json] = renderJson(results);
   const formats = new Set(options.formats);
+  const wantPdf = formats.has('pdf');
+  // The PDF identity is chosen before rendering so the signature page can describe it: the bundle key itself when it
+  // is RSA (a local key or PKCS#12), otherwise a throw-away RSA identity that the packet labels as such (decision 0003).
+  const pdfIdentity = wantPdf
+    ? (options.signer.pdfIdentity?.({ now: options.startedAt, commonName: options.organisation ? `${options.organisation} evidence signer` : undefined }) ??
+      ephemeralPdfIdentity(options.startedAt))
+    : undefined;
+  const pdfSignature = pdfIdentity
+    ? {
+        commonName: pdfIdentity.commonName,
+        certificateSha256: pdfIdentity.certificateSha256,
+        selfSigned: pdfIdentity.selfSigned,
+        ephemeral: !options.signer.pdfIdentity,
+        publicKeyFingerprint: identityKeyFingerprint(pdfIdentity),
+      }
+    : undefined;
   let html: string | undefined;
-  if (formats.has('html') || formats.has('pdf')) {
-    html = renderHtml(results, { evidenceIndex: serialized.index });
+  if (formats.has('html') || wantPdf) {
+    html = renderHtml(results, {
+      evidenceIndex: serialized.index,
+      organisation: options.organisation,
+      controls: options.controls,
+      documents: evidence.documents,
+      pdfSignature,
+    });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
   }
   if (formats.has('oscal')) {
@@ -134,12 +163,45 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   }
   if (formats.has('sarif')) files[FORMAT_FILES.sarif] = renderSarif(results, {});
   if (formats.has('junit')) files[FORMAT_FILES.junit] = renderJunit(results);
-  if (formats.has('pdf') && html !== undefined) {
+  if (wantPdf && html !== undefined && pdfIdentity) {
     if (io.isTTY) io.stderr('rendering the PDF packet with Chromium...\n');
     // Loaded only when asked for: puppeteer-core is heavy and the other formats must work without a browser.
     const { renderPdf } = await import('../reporters/pdf.js');
-    files[FORMAT_FILES.pdf] = await renderPdf(html, { title: `engram-audit ${results.controls.map((c) => c.id).join(', ')}` });
+    const ids = results.controls.map((c) => c.id);
+    const pdf = await renderPdf(html, {
+      title: `engram-audit ${ids.join(', ')}`,
+      metadata: {
+        author: options.organisation ?? 'engram-audit',
+        subject: `Compliance evidence packet: ${results.controls.map((c) => `${c.id} ${c.title}`).join('; ')}${results.scope.demo ? ' (DEMO DATA)' : ''}`,
+        keywords: ['engram-audit', 'NIST AI RMF', 'NIST SP 800-53', 'compliance evidence', ...ids],
+        creator: `${results.tool} ${results.version}`,
+        date: new Date(results.finishedAt),
+      },
+    });
+    // Signed before SHA256SUMS is computed, so the manifest's digest covers the PDF signature too.
+    files[FORMAT_FILES.pdf] = await signPdf(pdf, pdfIdentity, {
+      reason: `engram-audit evidence packet, run ${results.runId}`,
+      location: 'engram-audit',
+      contactInfo: options.organisation ?? '',
+      name: pdfIdentity.commonName,
+      signingTime: new Date(results.finishedAt),
+    });
   }
+  // The DSSE envelope's subjects are every other file of the bundle (SHA256SUMS lists the envelope too).
+  const subjects = [
+    ...Object.entries(files).map(([path, v]) => ({ path, sha256: sha256Hex(v) })),
+    ...serialized.index.map((e) => ({ path: e.path, sha256: e.sha256 })),
+    { path: PUBLIC_KEY_FILE, sha256: sha256Hex(options.signer.publicKeyPem) },
+  ];
+  const statement = buildStatement(subjects, {
+    tool: results.tool,
+    version: results.version,
+    runId: results.runId,
+    startedAt: results.startedAt,
+    finishedAt: results.finishedAt,
+    controls: results.controls.map((c) => ({ id: c.id, status: c.status })),
+  });
+  files[DSSE_FILE] = await signDsse(statement, (data) => options.signer.sign(data), options.signer.info.fingerprint);
 
   const outDir = resolve(io.cwd, options.outDir);
   await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });

@@ -14,7 +14,7 @@ import type { ParsedProbeArgs } from '../probes/data-plane-support.js';
 import { parseKeyvaultCryptoArgs } from '../probes/keyvault-crypto.js';
 import { parseRotationDrillArgs } from '../probes/rotation-drill.js';
 import { normaliseTlsVersion, parseHostPort, type CertificateFacts, type TlsAttempt } from '../probes/tls.js';
-import type { ProbeObservation } from '../probes/types.js';
+import type { ProbeDefinition, ProbeObservation } from '../probes/types.js';
 
 /** Where the command writes and which environment it reads (the password comes from here, by name). */
 export interface ProbeCommandIo {
@@ -263,21 +263,38 @@ export async function runProbeCommand(argv: string[], io: ProbeCommandIo, deps: 
       throw new UsageError(`--timeout-ms ${JSON.stringify(timeoutText)} is not a positive whole number of milliseconds`, { field: 'timeout-ms' });
     }
     const options = buildOptions(name, values);
-    const obs = await runProbeDefinition(def, target, options, {
-      timeoutMs,
-      now: deps.now ?? (() => new Date()),
-      env: io.env,
-      ...(deps.credential ? { credential: deps.credential } : {}),
-    });
-    io.stdout(values.json ? canonicalJson(obs) : formatObservation(obs));
-    return obs.status === 'compliant' ? 0 : obs.status === 'non_compliant' ? 1 : 3;
+    return await observeAndPrint(def, target, options, { timeoutMs, credential: deps.credential, json: Boolean(values.json) }, io, deps);
   } catch (err) {
-    if (err instanceof EngramError) {
-      io.stderr(`engram-audit probe: ${err.format()}\n`);
-      return err.exitCode === 3 ? 3 : 2;
-    }
-    throw err;
+    return probeErrorExit(err, io);
   }
+}
+
+/** Runs one probe and prints its observation; the exit code says compliant (0), non-compliant (1), not observed (3). */
+async function observeAndPrint(
+  def: ProbeDefinition,
+  target: string,
+  options: Record<string, unknown>,
+  run: { timeoutMs: number; credential?: TokenCredential; json: boolean },
+  io: ProbeCommandIo,
+  deps: ProbeCommandDeps,
+): Promise<number> {
+  const obs = await runProbeDefinition(def, target, options, {
+    timeoutMs: run.timeoutMs,
+    now: deps.now ?? (() => new Date()),
+    env: io.env,
+    ...(run.credential ? { credential: run.credential } : {}),
+  });
+  io.stdout(run.json ? canonicalJson(obs) : formatObservation(obs));
+  return obs.status === 'compliant' ? 0 : obs.status === 'non_compliant' ? 1 : 3;
+}
+
+/** Usage and input errors print and exit 2 (3 when the error says the observation could not be made). */
+function probeErrorExit(err: unknown, io: ProbeCommandIo): number {
+  if (err instanceof EngramError) {
+    io.stderr(`engram-audit probe: ${err.format()}\n`);
+    return err.exitCode === 3 ? 3 : 2;
+  }
+  throw err;
 }
 
 /** The data-plane probes parse their own flags (they have more of them, and their own validation). */
@@ -300,19 +317,8 @@ async function runDataPlaneProbe(
     // Entra tokens for Key Vault and Storage come from the same credential chain as a scan; the credential asks
     // nothing of the network until a probe needs a token.
     const credential = deps.credential ?? new DefaultAzureCredential();
-    const obs = await runProbeDefinition(def, parsed.target, parsed.options, {
-      timeoutMs: parsed.timeoutMs ?? 30_000,
-      now: deps.now ?? (() => new Date()),
-      env: io.env,
-      credential,
-    });
-    io.stdout(parsed.json ? canonicalJson(obs) : formatObservation(obs));
-    return obs.status === 'compliant' ? 0 : obs.status === 'non_compliant' ? 1 : 3;
+    return await observeAndPrint(def, parsed.target, parsed.options, { timeoutMs: parsed.timeoutMs ?? 30_000, credential, json: parsed.json }, io, deps);
   } catch (err) {
-    if (err instanceof EngramError) {
-      io.stderr(`engram-audit probe: ${err.format()}\n`);
-      return err.exitCode === 3 ? 3 : 2;
-    }
-    throw err;
+    return probeErrorExit(err, io);
   }
 }

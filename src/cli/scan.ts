@@ -14,7 +14,10 @@ import {
   resolveCredential,
   type ProgressEvent,
 } from '../collect/index.js';
-import { loadSigner } from '../evidence/index.js';
+import { readFile } from 'node:fs/promises';
+import { loadSigner, type Signer } from '../evidence/index.js';
+import { loadP12Signer } from '../evidence/signing.js';
+import { InputError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { Scope, Severity } from '../model.js';
 import { SEVERITIES } from '../model.js';
@@ -52,8 +55,13 @@ Output:
                           first and renamed into place, so a failed run never leaves a half bundle
   --format LIST           comma list of json,html,pdf,oscal,sarif,junit (default json,html,pdf; results.json is
                           always written)
-  --sign-key FILE.pem     Ed25519 or ECDSA P-256 private key for the bundle signature (default: an ephemeral key,
-                          labelled as such in every output: it proves integrity, not origin)
+  --sign-key KEY          the bundle signing key: a PEM private key (Ed25519, ECDSA P-256 or RSA >= 2048 bits) or
+                          azurekeyvault://<vault>/keys/<name>[/<version>] (signs in the vault). Default: an
+                          ephemeral key, labelled as such in every output: it proves integrity, not origin
+  --sign-cert FILE.pem    X.509 certificate for an RSA --sign-key, used for the PDF signature (default: self-signed)
+  --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) that signs both the bundle and the PDF
+  --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted --sign-key
+  --org NAME              the organisation assessed: packet cover, PDF author and signer name
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
 
@@ -80,6 +88,62 @@ Examples:
   engram-audit --control AI-SEC-01 --subscription 0b1f6471-1bf0-4dda-aec3-cb9272f09590 --tag environment=prod
   engram-audit --all --management-group contoso-ai --format json,sarif --fail-on high
 `;
+
+/** The signing flags scan and evaluate share. */
+export const SIGNING_FLAGS = {
+  'sign-key': { type: 'string' },
+  'sign-cert': { type: 'string' },
+  'sign-p12': { type: 'string' },
+  'sign-passphrase-env': { type: 'string' },
+  org: { type: 'string' },
+} as const;
+
+/**
+ * Loads the run's signer from --sign-key / --sign-cert / --sign-p12 / --sign-passphrase-env. Passphrases come only from
+ * the environment (never argv, which other users of the machine can read in the process list).
+ */
+export async function signerFromFlags(
+  values: { 'sign-key'?: string; 'sign-cert'?: string; 'sign-p12'?: string; 'sign-passphrase-env'?: string },
+  io: CliIo,
+): Promise<Signer> {
+  const key = values['sign-key'];
+  const p12 = values['sign-p12'];
+  const envName = values['sign-passphrase-env'];
+  if (key && p12) throw new UsageError('--sign-key and --sign-p12 cannot be combined', { hint: 'A PKCS#12 file holds the key and its certificate; give one of them.' });
+  if (values['sign-cert'] && !key) throw new UsageError('--sign-cert needs --sign-key (the RSA private key the certificate was issued for)', { field: '--sign-cert' });
+  let passphrase: string | undefined;
+  if (envName !== undefined) {
+    passphrase = io.env[envName];
+    if (passphrase === undefined) {
+      throw new UsageError(`--sign-passphrase-env names ${envName}, which is not set`, { field: '--sign-passphrase-env', hint: `export ${envName}=... before the run (the passphrase itself is never a flag).` });
+    }
+  }
+  if (p12) {
+    if (passphrase === undefined) {
+      throw new UsageError('--sign-p12 needs --sign-passphrase-env VAR (the environment variable holding its passphrase)', { field: '--sign-p12' });
+    }
+    return loadP12Signer(resolve(io.cwd, p12), passphrase);
+  }
+  let certificatePem: string | undefined;
+  let certificateFile: string | undefined;
+  if (values['sign-cert']) {
+    certificateFile = resolve(io.cwd, values['sign-cert']);
+    try {
+      certificatePem = await readFile(certificateFile, 'utf8');
+    } catch (err) {
+      throw new InputError('E_SIGN_CERT_UNREADABLE', `certificate file could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: certificateFile, field: '--sign-cert' });
+    }
+    if (!/-----BEGIN CERTIFICATE-----/.test(certificatePem)) {
+      throw new InputError('E_SIGN_CERT_INVALID', 'certificate file is not a PEM certificate', { file: certificateFile, field: '--sign-cert', hint: 'Convert it: openssl x509 -in cert.der -inform DER -out cert.pem' });
+    }
+  }
+  const spec = key === undefined ? undefined : /^azurekeyvault:\/\//i.test(key) ? key : resolve(io.cwd, key);
+  const signer = await loadSigner(spec, { passphrase, certificatePem, certificateFile });
+  if (certificatePem && !signer.pdfIdentity) {
+    throw new UsageError(`--sign-cert needs an RSA --sign-key; this key is ${signer.info.algorithm}`, { field: '--sign-cert', hint: 'PDF signatures use RSA; drop --sign-cert to sign the PDF with a labelled ephemeral RSA identity.' });
+  }
+  return signer;
+}
 
 /** Parses a --fail-on value. */
 export function parseFailOn(value: string | undefined): Severity {
@@ -129,7 +193,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     record: { type: 'string' },
     out: { type: 'string' },
     format: { type: 'string' },
-    'sign-key': { type: 'string' },
+    ...SIGNING_FLAGS,
     'fail-on': { type: 'string' },
     waivers: { type: 'string' },
     attestations: { type: 'string', multiple: true },
@@ -166,7 +230,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
 
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
-  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+  const signer = await signerFromFlags(values, io);
   // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
   const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
   const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
@@ -232,6 +296,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     outDir: values.out ?? defaultOutDir(startedAt),
     formats,
     signer,
+    organisation: values.org,
     failOn,
     startedAt,
     io,

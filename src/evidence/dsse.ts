@@ -8,6 +8,8 @@ import { InputError } from '../errors.js';
 import { sortKeys } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
 
+/** The envelope's file name in a bundle (listed in SHA256SUMS; its subjects are every other listed file). */
+export const DSSE_FILE = 'bundle.dsse.json';
 /** in-toto Statement v1 `_type`. */
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** DSSE payloadType of an in-toto statement. */

@@ -114,6 +114,31 @@ export function identityFromP12(p12: Buffer, passphrase: string, file?: string):
   }
 }
 
+/** The RSA private key inside a PKCS#12 file, as PKCS#8 PEM (kept in memory only; never written). */
+export function p12PrivateKeyPem(p12: Buffer, passphrase: string, file?: string): string {
+  try {
+    const parsed = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(p12.toString('binary')), passphrase);
+    const oid = forge.pki.oids.pkcs8ShroudedKeyBag;
+    const bag = parsed.getBags({ bagType: oid })[oid]?.[0] ?? parsed.getBags({ bagType: forge.pki.oids.keyBag })[forge.pki.oids.keyBag]?.[0];
+    if (!bag?.key) throw new Error('no private key inside');
+    return forge.pki.privateKeyToPem(bag.key as forge.pki.rsa.PrivateKey);
+  } catch (err) {
+    throw new InputError('E_PDF_P12', `cannot read the key in the PKCS#12 file: ${(err as Error).message}`, {
+      file,
+      hint: 'Check the passphrase (environment variable named by --sign-passphrase-env) and that the file holds an RSA key and certificate.',
+    });
+  }
+}
+
+/** SHA-256 (hex) of the DER SubjectPublicKeyInfo of the identity's certificate: compare with the bundle fingerprint. */
+export function identityKeyFingerprint(identity: PdfSignerIdentity): string {
+  const parsed = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(identity.p12.toString('binary')), identity.passphrase);
+  const cert = parsed.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag]?.[0]?.cert;
+  if (!cert) return '';
+  const pem = forge.pki.publicKeyToPem(cert.publicKey as forge.pki.rsa.PublicKey);
+  return sha256Hex(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
+}
+
 /** Returns `pdf` with an embedded PKCS#7 detached signature by `identity`. */
 export async function signPdf(pdf: Buffer, identity: PdfSignerIdentity, info: PdfSignInfo): Promise<Buffer> {
   const doc = await PDFDocument.load(pdf, { updateMetadata: false });

@@ -3,8 +3,10 @@
  * lines, and checks the detached signature with the bundle's own key or a key the auditor trusts. Never follows a path
  * or symlink out of the bundle. Only the CLI prints the report (formatVerifyReport) and picks the exit code.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import forge from 'node-forge';
 import { lstat, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
@@ -12,6 +14,11 @@ import type { SigningInfo } from '../model.js';
 import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_B64_FILE, SIGNATURE_FILE, UNLISTED_FILES, parseManifest, type MalformedLine } from './manifest.js';
 import { walkFiles } from './bundle.js';
 import { keyAlgorithm, normaliseFingerprint, publicKeyFingerprint, verifyWithKey } from './signing.js';
+import { DSSE_FILE, compareSubjects, verifyDsse } from './dsse.js';
+import { sha256Hex } from '../util/hash.js';
+
+/** The PDF report a bundle carries; its embedded signature is checked by {@link verifyBundle}. */
+export const PDF_FILE = 'report.pdf';
 
 /** Options for {@link verifyBundle}. */
 export interface VerifyOptions {
@@ -21,6 +28,39 @@ export interface VerifyOptions {
   publicKeyLabel?: string;
   /** Fingerprints (SHA-256 of the DER SubjectPublicKeyInfo, hex; colons and `sha256:` allowed) the signer must have. */
   trustedFingerprints?: string[];
+  /** Run `pdfsig` (poppler) on report.pdf as well when it is installed (default true). */
+  usePdfsig?: boolean;
+}
+
+/** The embedded signature of report.pdf, checked by our own PKCS#7 parse and, when installed, by poppler's pdfsig. */
+export interface PdfSignatureCheck {
+  present: boolean;
+  valid: boolean;
+  /** The SHA-256 over the signed byte ranges equals the signed messageDigest. */
+  digestMatches?: boolean;
+  /** The signed byte ranges cover the whole file (nothing appended after signing). */
+  coversWholeFile?: boolean;
+  /** Signer certificate subject common name. */
+  signer?: string;
+  /** SHA-256 of the signer certificate's public key (DER SPKI), hex: compare with the bundle fingerprint. */
+  signerKeyFingerprint?: string;
+  /** The PDF was signed with the bundle's signing key (RSA bundle keys sign both). */
+  signedByBundleKey?: boolean;
+  /** Which tools checked it: `node-forge` (ByteRange digest and CMS signature, always) and `pdfsig` (when installed). */
+  checkedBy: string[];
+  /** pdfsig's verdict line, e.g. "Signature is Valid." or "Digest Mismatch.". */
+  pdfsig?: string;
+  error?: string;
+}
+
+/** The DSSE envelope (bundle.dsse.json) check. */
+export interface DsseCheck {
+  present: boolean;
+  valid: boolean;
+  keyid?: string;
+  /** Subjects that do not match the files on disk (missing, extra, changed). */
+  mismatches: string[];
+  error?: string;
 }
 
 /** A file whose content no longer matches SHA256SUMS. */
@@ -91,6 +131,86 @@ export interface VerifyReport {
   problems: string[];
   /** The `signing` block of the bundle's results.json, when present (covered by the signature). */
   bundleSigning?: SigningInfo;
+  /** report.pdf's embedded signature, when the bundle has a report.pdf. */
+  pdf?: PdfSignatureCheck;
+  dsse: DsseCheck;
+}
+
+function findLast(buf: Buffer, needle: string): number {
+  return buf.lastIndexOf(Buffer.from(needle, 'latin1'));
+}
+
+/**
+ * Checks a PDF's last embedded PKCS#7 detached signature without any PDF library: reads /ByteRange and /Contents,
+ * hashes the signed ranges, compares with the signed messageDigest attribute, and verifies the RSA/ECDSA signature over
+ * the DER of the signed attributes with the certificate's key (node-forge parses the CMS, node:crypto verifies).
+ */
+export function checkPdfSignatureBytes(pdf: Buffer): Omit<PdfSignatureCheck, 'checkedBy' | 'signedByBundleKey' | 'pdfsig'> {
+  const at = findLast(pdf, '/ByteRange');
+  if (at < 0) return { present: false, valid: false, error: 'the PDF carries no signature (/ByteRange not found)' };
+  const m = /^\/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]/.exec(pdf.subarray(at, at + 120).toString('latin1'));
+  if (!m) return { present: true, valid: false, error: 'the signature /ByteRange is malformed' };
+  const [a, b, c, d] = m.slice(1).map(Number) as [number, number, number, number];
+  if (a !== 0 || c < a + b || c + d > pdf.length) return { present: true, valid: false, error: 'the signature /ByteRange points outside the file' };
+  const coversWholeFile = c + d === pdf.length;
+  const hole = pdf.subarray(a + b, c).toString('latin1');
+  const hex = /^<([0-9A-Fa-f]*)>$/.exec(hole.trim());
+  if (!hex) return { present: true, valid: false, coversWholeFile, error: 'the signature /Contents is not a hex string' };
+  const digest = createHash('sha256').update(pdf.subarray(a, a + b)).update(pdf.subarray(c, c + d)).digest();
+  try {
+    // /Contents is zero-padded after the DER structure: parse one structure and ignore the padding.
+    const der = Buffer.from(hex[1]!, 'hex');
+    const fromDer = forge.asn1.fromDer as unknown as (b: forge.util.ByteStringBuffer, o: { parseAllBytes: boolean }) => forge.asn1.Asn1;
+    const asn1 = fromDer(forge.util.createBuffer(der.toString('binary')), { parseAllBytes: false });
+    const msg = forge.pkcs7.messageFromAsn1(asn1) as forge.pkcs7.PkcsSignedData & { rawCapture: { signerInfos: forge.asn1.Asn1[] } };
+    const cert = msg.certificates[0];
+    const signerInfo = msg.rawCapture.signerInfos[0] as forge.asn1.Asn1 | undefined;
+    if (!cert || !signerInfo) return { present: true, valid: false, coversWholeFile, error: 'the CMS signature has no certificate or signer' };
+    const parts = signerInfo.value as forge.asn1.Asn1[];
+    const attrs = parts.find((p) => p.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && p.type === 0);
+    const sigNode = parts[parts.length - 1]!;
+    if (!attrs) return { present: true, valid: false, coversWholeFile, error: 'the CMS signature has no signed attributes' };
+    let messageDigest: Buffer | undefined;
+    for (const attr of attrs.value as forge.asn1.Asn1[]) {
+      const [oid, set] = attr.value as forge.asn1.Asn1[];
+      if (forge.asn1.derToOid(oid!.value as string) === forge.pki.oids.messageDigest) {
+        messageDigest = Buffer.from(((set!.value as forge.asn1.Asn1[])[0]!.value as string), 'binary');
+      }
+    }
+    // The signature covers the signed attributes re-tagged as a SET OF (RFC 5652, 5.4).
+    const signedAttrs = Buffer.from(forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, attrs.value as forge.asn1.Asn1[])).getBytes(), 'binary');
+    const certPem = forge.pki.publicKeyToPem(cert.publicKey as forge.pki.rsa.PublicKey);
+    const signerKey = createPublicKey(certPem);
+    const signatureOk = cryptoVerify('sha256', signedAttrs, signerKey, Buffer.from(sigNode.value as string, 'binary'));
+    const digestMatches = messageDigest !== undefined && messageDigest.equals(digest);
+    return {
+      present: true,
+      valid: digestMatches && signatureOk && coversWholeFile,
+      digestMatches,
+      coversWholeFile,
+      signer: String(cert.subject.getField('CN')?.value ?? ''),
+      signerKeyFingerprint: sha256Hex(signerKey.export({ type: 'spki', format: 'der' })),
+      error: !digestMatches
+        ? 'digest mismatch: the PDF changed after it was signed'
+        : !signatureOk
+          ? 'the CMS signature does not verify with the signer certificate'
+          : !coversWholeFile
+            ? 'bytes were appended after the signed range'
+            : undefined,
+    };
+  } catch (err) {
+    return { present: true, valid: false, coversWholeFile, error: `the CMS signature cannot be parsed: ${(err as Error).message}` };
+  }
+}
+
+/** Runs poppler's pdfsig on a file; undefined when pdfsig is not installed. pdfsig exits 0 either way: read its output. */
+function runPdfsig(path: string): { valid: boolean; verdict: string } | undefined {
+  const r = spawnSync('pdfsig', [path], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error) return undefined;
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const verdicts = [...out.matchAll(/Signature Validation:\s*(.+)/g)].map((x) => x[1]!.trim());
+  if (verdicts.length === 0) return { valid: false, verdict: /does not contain any signatures/.test(out) ? 'no signatures' : out.trim().split('\n')[0] ?? 'no output' };
+  return { valid: verdicts.every((v) => /^Signature is Valid/.test(v)), verdict: verdicts.join('; ') };
 }
 
 async function hashFile(path: string): Promise<string> {
@@ -148,7 +268,7 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
   if (options.publicKeyPem !== undefined) {
     givenKey = parseKey(options.publicKeyPem);
     if (!givenKey) {
-      throw new InputError('E_VERIFY_KEY_INVALID', 'the key given to verify is not an Ed25519 or ECDSA P-256 public key in PEM form', {
+      throw new InputError('E_VERIFY_KEY_INVALID', 'the key given to verify is not an Ed25519, ECDSA P-256 or RSA (>= 2048 bits) public key in PEM form', {
         file: options.publicKeyLabel,
         field: '--key',
         hint: 'Pass the signer\'s public key (-----BEGIN PUBLIC KEY-----), e.g. the signing-key.pub.pem the producer sent you separately.',
@@ -171,7 +291,10 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
     signature: { present: false, valid: false, checkedWith: 'none' },
     trust: 'none',
     problems,
+    dsse: { present: false, valid: false, mismatches: [] },
   };
+  /** Digest of every listed regular file, for the DSSE subjects. */
+  const digests = new Map<string, string>();
 
   const manifest = await readOptional(join(root, MANIFEST_FILE));
   const { files: onDisk, special } = await walkFiles(root);
@@ -204,6 +327,7 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
       }
       const path = join(root, e.path);
       const actual = await hashFile(path);
+      digests.set(e.path, actual);
       if (actual === e.sha256) report.intact++;
       else {
         const size = (await lstat(path)).size;
@@ -231,7 +355,7 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
   const bundleKeyPem = await readOptional(join(root, PUBLIC_KEY_FILE));
   const bundleKey = bundleKeyPem ? parseKey(bundleKeyPem.toString('utf8')) : undefined;
   if (bundleKey) sig.bundleKeyFingerprint = publicKeyFingerprint(bundleKey);
-  else if (!givenKey) problems.push(bundleKeyPem ? `${PUBLIC_KEY_FILE} is not an Ed25519 or ECDSA P-256 public key` : `${PUBLIC_KEY_FILE} is missing and no --key was given`);
+  else if (!givenKey) problems.push(bundleKeyPem ? `${PUBLIC_KEY_FILE} is not an Ed25519, ECDSA P-256 or RSA public key` : `${PUBLIC_KEY_FILE} is missing and no --key was given`);
 
   const key = givenKey ?? bundleKey;
   if (key) {
@@ -282,6 +406,50 @@ export async function verifyBundle(dir: string, options: VerifyOptions = {}): Pr
     // results.json is checked by digest above; its content is only informative here.
   }
 
+  // The PDF's own signature: report.pdf is covered by SHA256SUMS too; this shows its embedded signature holds up.
+  const pdfBytes = await readOptional(join(root, PDF_FILE));
+  if (pdfBytes) {
+    const own = checkPdfSignatureBytes(pdfBytes);
+    const pdf: PdfSignatureCheck = { ...own, checkedBy: ['node-forge'] };
+    if (options.usePdfsig !== false && own.present) {
+      const popp = runPdfsig(join(root, PDF_FILE));
+      if (popp) {
+        pdf.checkedBy.push('pdfsig');
+        pdf.pdfsig = popp.verdict;
+        if (!popp.valid) {
+          pdf.valid = false;
+          pdf.error ??= `pdfsig: ${popp.verdict}`;
+        }
+      }
+    }
+    if (pdf.signerKeyFingerprint && sig.fingerprint) pdf.signedByBundleKey = pdf.signerKeyFingerprint === sig.fingerprint;
+    report.pdf = pdf;
+    if (!pdf.present) problems.push(`${PDF_FILE} carries no PDF signature`);
+    else if (!pdf.valid) problems.push(`${PDF_FILE}: the PDF signature is not valid (${pdf.error ?? 'unknown reason'})`);
+  }
+
+  // The DSSE envelope: signed by the same key, subjects equal to the files on disk.
+  const envelope = await readOptional(join(root, DSSE_FILE));
+  if (envelope) {
+    report.dsse.present = true;
+    if (!key) {
+      report.dsse.error = 'no usable public key to check it with';
+      problems.push(`${DSSE_FILE}: ${report.dsse.error}`);
+    } else {
+      const v = verifyDsse(envelope.toString('utf8'), key);
+      report.dsse.keyid = v.keyid;
+      if (!v.valid || !v.statement) {
+        report.dsse.error = v.error;
+        problems.push(`${DSSE_FILE}: ${v.error ?? 'not valid'}`);
+      } else {
+        const onDisk = [...digests].filter(([p]) => p !== DSSE_FILE).map(([path, sha256]) => ({ path, sha256 }));
+        report.dsse.mismatches = compareSubjects(v.statement, onDisk);
+        report.dsse.valid = report.dsse.mismatches.length === 0;
+        for (const mm of report.dsse.mismatches) problems.push(`${DSSE_FILE}: ${mm}`);
+      }
+    }
+  }
+
   report.ok = problems.length === 0 && report.manifestPresent && sig.valid;
   return report;
 }
@@ -328,6 +496,22 @@ export function formatVerifyReport(report: VerifyReport): string {
       '  This proves integrity, not origin: the files match what was signed, but anyone can sign with a key they ship in the',
       '  bundle. Compare the fingerprint above with the one the producer gave you out of band, or run verify with --key.',
     );
+  }
+  if (report.dsse.present) {
+    out.push(
+      report.dsse.valid
+        ? `DSSE attestation: valid (${DSSE_FILE}, in-toto statement over every file, same key)`
+        : `DSSE attestation: INVALID (${DSSE_FILE}: ${report.dsse.error ?? report.dsse.mismatches.join('; ')})`,
+    );
+  }
+  if (report.pdf) {
+    const p = report.pdf;
+    const by = p.checkedBy.join(' and ');
+    if (!p.present) out.push(`PDF signature: MISSING (${PDF_FILE} is not signed)`);
+    else if (p.valid) {
+      const whose = p.signedByBundleKey ? 'signed with the bundle key' : `signer "${p.signer}", key ${short(p.signerKeyFingerprint)} (not the bundle key: see the packet's signature page)`;
+      out.push(`PDF signature: valid (${PDF_FILE}, checked by ${by}), ${whose}`);
+    } else out.push(`PDF signature: INVALID (${PDF_FILE}: ${p.error ?? 'unknown'}; checked by ${by})`);
   }
   out.push(report.ok ? 'Result: INTACT' : `Result: NOT INTACT (${report.problems.length} problem${report.problems.length === 1 ? '' : 's'})`);
   return `${out.join('\n')}\n`;

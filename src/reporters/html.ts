@@ -8,9 +8,17 @@ import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { ResultsFile } from '../model.js';
 import { packagePath } from '../util/paths.js';
-import { type PacketOptions, packetViewModel } from './view-model.js';
+import { type NistReference, type PacketOptions, packetViewModel } from './view-model.js';
 
-export type { EvidenceIndexEntry, PacketOptions } from './view-model.js';
+export type {
+  EvidenceIndexEntry,
+  NistReference,
+  PacketAttestation,
+  PacketControlDefinition,
+  PacketOptions,
+  PacketPdfSignature,
+  PacketWaiver,
+} from './view-model.js';
 
 type Template = (context: unknown) => string;
 
@@ -36,6 +44,17 @@ function loadPacketTemplate(dir: string): Template {
   return render;
 }
 
+let nist: NistReference | undefined;
+
+/** NIST AI RMF subcategory texts and SP 800-53 titles, from report-templates/data/nist.json (copied from NIST). */
+export function nistReference(): NistReference {
+  if (!nist) {
+    const data = JSON.parse(readFileSync(packagePath('report-templates', 'data', 'nist.json'), 'utf8')) as NistReference;
+    nist = { aiRmfSubcategories: data.aiRmfSubcategories, sp80053Titles: data.sp80053Titles };
+  }
+  return nist;
+}
+
 /**
  * Renders the auditor packet for `results` as HTML. Same input, same bytes: nothing but the results' own timestamps
  * appears. `options.evidenceIndex` adds an evidence index (path and SHA-256 per file); `options.title` sets the
@@ -43,5 +62,5 @@ function loadPacketTemplate(dir: string): Template {
  */
 export function renderHtml(results: ResultsFile, options: PacketOptions = {}): string {
   const template = loadPacketTemplate(packagePath('report-templates'));
-  return template(packetViewModel(results, options));
+  return template(packetViewModel(results, { reference: nistReference(), ...options }));
 }

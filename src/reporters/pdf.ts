@@ -7,12 +7,29 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PDFDocument } from 'pdf-lib';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { InputError } from '../errors.js';
 import { DEFAULT_TITLE } from './view-model.js';
 
+/** Document information written into the PDF after Chromium prints it (Chromium sets only Title, Creator, Producer). */
+export interface PdfMetadata {
+  author?: string;
+  subject?: string;
+  keywords?: string[];
+  /** Default "engram-audit". */
+  creator?: string;
+  producer?: string;
+  /** Creation and modification date (default: Chromium's; pass results.finishedAt for stable metadata). */
+  date?: Date;
+  /** Document language (BCP 47) for the catalog's /Lang, which screen readers use. Default "en". */
+  language?: string;
+}
+
 /** Options for {@link renderPdf} and {@link PdfRenderer.render}. */
 export interface PdfOptions {
+  /** Author, subject, keywords, creator and dates to set in the PDF's document information. */
+  metadata?: PdfMetadata;
   /**
    * PDF title (metadata and running header). Replaces the HTML `<title>` when given; defaults to the HTML `<title>`,
    * else "engram-audit compliance evidence packet" (without any, Chromium would title the PDF "about:blank").
@@ -31,7 +48,7 @@ export interface PdfOptions {
 
 /** A launched browser that renders several documents (one launch, many PDFs); always `close()` it. */
 export interface PdfRenderer {
-  render(html: string, options?: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel'>): Promise<Buffer>;
+  render(html: string, options?: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel' | 'metadata'>): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -128,7 +145,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function renderWith(browser: Browser, html: string, options: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel'>): Promise<Buffer> {
+/**
+ * Sets the document information of a PDF with pdf-lib, keeping everything else (tagging, outline, fonts) as Chromium
+ * wrote it. The title is set again too, so it survives viewers that read XMP-less info only.
+ */
+export async function setPdfMetadata(pdf: Uint8Array, title: string, metadata: PdfMetadata): Promise<Buffer> {
+  const doc = await PDFDocument.load(pdf, { updateMetadata: false });
+  doc.setTitle(title, { showInWindowTitleBar: true });
+  if (metadata.author) doc.setAuthor(metadata.author);
+  if (metadata.subject) doc.setSubject(metadata.subject);
+  if (metadata.keywords?.length) doc.setKeywords(metadata.keywords);
+  doc.setCreator(metadata.creator ?? 'engram-audit');
+  if (metadata.producer) doc.setProducer(metadata.producer);
+  if (metadata.date) {
+    doc.setCreationDate(metadata.date);
+    doc.setModificationDate(metadata.date);
+  }
+  doc.setLanguage(metadata.language ?? 'en');
+  return Buffer.from(await doc.save({ useObjectStreams: false, updateFieldAppearances: false }));
+}
+
+async function renderWith(browser: Browser, html: string, options: Pick<PdfOptions, 'title' | 'timeoutMs' | 'pageLabel' | 'metadata'>): Promise<Buffer> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const page = await browser.newPage();
   try {
@@ -158,7 +195,7 @@ async function renderWith(browser: Browser, html: string, options: Pick<PdfOptio
           outline: true,
           timeout: timeoutMs,
         });
-        return Buffer.from(pdf);
+        return options.metadata ? await setPdfMetadata(pdf, title, options.metadata) : Buffer.from(pdf);
       })(),
       timeoutMs,
       'rendering the page',

@@ -4,6 +4,7 @@ import { PROBE_HELP, runProbeCommand } from '../../src/cli/probe.js';
 import type { ProbeObservation } from '../../src/probes/types.js';
 import { makeCertificates, type TestCertificates } from '../support/certs.js';
 import { closedPort, startTlsServer, type RunningServer } from '../support/tls-servers.js';
+import { fakeCredential, startKeyVaultServer, type KeyVaultTestServer } from '../support/keyvault-server.js';
 
 interface Captured {
   code: number;
@@ -106,5 +107,44 @@ describe('engram-audit probe (CLI module)', () => {
       assert.match(r.err, re, argv.join(' '));
       assert.equal(r.out, '');
     }
+  });
+});
+
+describe('probe keyvault-crypto through the CLI, against the loopback Key Vault', () => {
+  let kv: KeyVaultTestServer;
+  before(async () => {
+    kv = await startKeyVaultServer();
+    kv.createKey('cmk', { created: 1_700_000_000 });
+    kv.rotate('cmk', 1_700_000_100);
+    kv.createKey('fresh');
+  });
+  after(async () => kv.close());
+
+  const run = async (args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runProbeCommand(
+      ['keyvault-crypto', ...args, '--ca-file', kv.certFile, '--disable-challenge-resource-verification', '--json'],
+      { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: {} },
+      { credential: fakeCredential(), now: () => new Date('2026-11-28T00:00:00Z') },
+    );
+    return { code, stdout, stderr };
+  };
+
+  it('exits 0 when the current and previous versions both round-trip', async () => {
+    const r = await run([`${kv.vaultUrl}/keys/cmk`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, 'compliant');
+  });
+
+  it('exits 1 for a key with a single version (dual-key support cannot be shown)', async () => {
+    const r = await run([`${kv.vaultUrl}/keys/fresh`]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, 'non_compliant');
+  });
+
+  it('exits 3 when the key does not exist, and 2 for a target that is not a key URL', async () => {
+    assert.equal((await run([`${kv.vaultUrl}/keys/nope`])).code, 3);
+    assert.equal((await run(['not-a-url'])).code, 2);
   });
 });

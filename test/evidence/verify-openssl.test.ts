@@ -4,6 +4,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { identityFromPem, signPdf } from '../../src/evidence/pdf-sign.js';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +36,17 @@ function run(name: string, cwd: string): { status: number | null; out: string } 
 let tmp: ReturnType<typeof tempDir>;
 const bundles: Record<string, string> = {};
 const signers: Record<string, Signer> = {};
+/** A small real PDF with a valid embedded signature (verify checks report.pdf's signature too). */
+async function signedSamplePdf(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  doc.addPage().drawText('engram-audit packet', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const when = new Date('2026-11-28T09:00:00Z');
+  return signPdf(Buffer.from(await doc.save()), identityFromPem(key, { now: when }), { reason: 'test', location: 'test', contactInfo: '', name: 'test', signingTime: when });
+}
+
 before(async () => {
+  const pdf = await signedSamplePdf();
   tmp = tempDir();
   // Keys made by openssl itself, as a producer would.
   const gen = {
@@ -47,7 +60,7 @@ before(async () => {
     bundles[alg] = join(tmp.dir, `bundle-${alg}`);
     await writeBundle({
       outDir: bundles[alg]!,
-      files: { 'results.json': '{"tool":"engram-audit"}\n', 'report.pdf': Buffer.from('%PDF-1.7\n\u00ff\n', 'latin1') },
+      files: { 'results.json': '{"tool":"engram-audit"}\n', 'report.pdf': pdf },
       evidence: sampleEvidence(),
       signer: signers[alg]!,
     });

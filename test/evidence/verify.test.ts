@@ -1,5 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { identityFromPem, signPdf } from '../../src/evidence/pdf-sign.js';
 import { appendFileSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
@@ -14,7 +17,17 @@ let keys: ReturnType<typeof writeKeyFiles>;
 let ed: Signer;
 let ec: Signer;
 const pristine: Record<string, string> = {};
+/** A small real PDF with a valid embedded signature (verify checks report.pdf's signature too). */
+async function signedSamplePdf(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  doc.addPage().drawText('engram-audit packet', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const when = new Date('2026-11-28T09:00:00Z');
+  return signPdf(Buffer.from(await doc.save()), identityFromPem(key, { now: when }), { reason: 'test', location: 'test', contactInfo: '', name: 'test', signingTime: when });
+}
+
 before(async () => {
+  const pdf = await signedSamplePdf();
   tmp = tempDir();
   keys = writeKeyFiles(tmp.dir);
   ed = await loadSigner(keys.ed25519);
@@ -26,7 +39,7 @@ before(async () => {
       files: {
         'results.json': `${JSON.stringify({ tool: 'engram-audit', signing: signer.info })}\n`,
         'report.html': '<!doctype html><title>packet</title><p>ok</p>\n',
-        'report.pdf': Buffer.from('%PDF-1.7\nbinary\u00ff\n', 'latin1'),
+        'report.pdf': pdf,
       },
       evidence: sampleEvidence(),
       signer,

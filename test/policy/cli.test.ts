@@ -115,7 +115,8 @@ describe('a demo scan with waivers and attestations', () => {
     assert.match(html, /<section class="section" id="waivers">/);
     assert.match(html, /CHG-0999[\s\S]*?EXPIRED: no longer applies/);
     assert.match(html, /CHG-2000[\s\S]*?Matched nothing/);
-    assert.match(html, /<section class="section" id="attestations">[\s\S]*attestation:\/\/key-management[\s\S]*attestations\/key-management\/raci\.csv/);
+    assert.match(html, /<h3>Attestations<\/h3>[\s\S]*attestation:\/\/key-management[\s\S]*attestations\/key-management\/raci\.csv sha256:[0-9a-f]{64}/);
+    assert.match(html, /attestation:\/\/data-classification[\s\S]*?Expired/);
     const pdf = execFileSync('pdftotext', ['-layout', join(out, 'report.pdf'), '-'], { encoding: 'utf8' });
     assert.match(pdf, /Waivers/);
     assert.match(pdf, /CHG-1042/);

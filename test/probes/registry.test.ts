@@ -11,12 +11,12 @@ function fake(name: string, run: ProbeDefinition['run'], writes = false): ProbeD
 }
 
 describe('probe registry', () => {
-  it('lists tls and postgres-session as read-only probes with unique names and descriptions', () => {
+  it('lists every probe once; only blob-canary and rotation-drill write', () => {
     const names = listProbes().map((p) => p.name);
-    assert.deepEqual(names, ['tls', 'postgres-session']);
+    assert.deepEqual(names, ['tls', 'postgres-session', 'keyvault-crypto', 'blob-canary', 'rotation-drill']);
     assert.equal(new Set(names).size, names.length);
     for (const p of PROBES) {
-      assert.equal(p.writes, false);
+      assert.equal(p.writes, p.name === 'blob-canary' || p.name === 'rotation-drill', p.name);
       assert.ok(p.description.length > 40);
       assert.equal(typeof p.run, 'function');
     }
@@ -25,7 +25,7 @@ describe('probe registry', () => {
   });
 
   it('runProbe refuses an unknown probe with a usage error naming the known ones', async () => {
-    await assert.rejects(runProbe('nope', 'x:1', {}, ctx()), (err: unknown) => err instanceof UsageError && /Known probes: tls, postgres-session/.test(err.format()));
+    await assert.rejects(runProbe('nope', 'x:1', {}, ctx()), (err: unknown) => err instanceof UsageError && /Known probes: tls, postgres-session, keyvault-crypto, blob-canary, rotation-drill/.test(err.format()));
   });
 
   it('a probe that never answers and ignores its signal still yields an error observation at the limit', async () => {

@@ -112,15 +112,15 @@ describe('renderHtml', () => {
       if (f.reperform) assert.ok(row.includes(esc(f.reperform)), 're-performance');
     }
     assert.ok(html.includes('none collected'), 'the error result shows that no evidence was collected');
-    const passing = html.slice(html.indexOf('id="passing"'));
+    const passing = html.slice(html.indexOf('<table class="grid compact passing">'));
     for (const p of r.results.filter((x) => x.status === 'pass')) assert.ok(passing.includes(esc(p.resourceId)));
-    const other = html.slice(html.indexOf('id="other-results"'));
+    const other = html.slice(html.indexOf('<table class="grid compact other-results">'));
     assert.ok(other.includes(esc('pg-dev-01 is tagged environment=dev; the check applies to prod only.')));
   });
 
   it('summarises each control with its status, counts and NIST AI RMF and SP 800-53 ids', () => {
     const html = renderHtml(sampleResults());
-    const summary = html.slice(html.indexOf('id="summary"'), html.indexOf('id="findings"'));
+    const summary = html.slice(html.indexOf('id="summary"'), html.indexOf('id="control-AI-SEC-01"'));
     assert.ok(summary.includes('AI-SEC-01') && summary.includes('Data encryption'));
     assert.ok(summary.includes('<span class="status status-fail">Fail</span>'));
     for (const id of ['MEASURE 2.7', 'MEASURE 2.10', 'SC-8', 'SC-28', 'AU-2']) assert.ok(summary.includes(`<span class="ref">${id}</span>`));
@@ -131,7 +131,7 @@ describe('renderHtml', () => {
     const missing = '11111111-1111-1111-1111-111111111111';
     r.coverage.subscriptionsRequested.push(missing);
     const html = renderHtml(r);
-    const coverage = html.slice(html.indexOf('id="coverage"'), html.indexOf('id="passing"'));
+    const coverage = html.slice(html.indexOf('id="coverage"'), html.indexOf('id="signature"'));
     assert.ok(coverage.includes('2 requested, 1 scanned, 1 NOT SCANNED'));
     assert.ok(coverage.includes(`<td class="mono">${missing}</td><td>yes</td><td class="hl-fail">NOT SCANNED</td>`));
     assert.ok(coverage.includes('microsoft.storage/storageaccounts</td><td class="num">2</td>'));
@@ -150,7 +150,7 @@ describe('renderHtml', () => {
     const html = renderHtml({ ...sampleResults(), controls: [], results: [] });
     assert.ok(html.includes('No controls were evaluated.'));
     assert.ok(html.includes('No result failed and every check could be evaluated.'));
-    assert.ok(html.includes('No result passed.'));
+    assert.ok(html.includes('No results.'), 'the status chart says it has nothing to draw');
   });
 
   it('redacts a secret that reached a tag value', () => {

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -122,17 +122,26 @@ describe('renderPdf', () => {
   });
 
   it('renderPdf and renderPdfs launch, render and clean up their temporary profile', async () => {
-    const before = readdirSync(tmpdir()).filter((d) => d.startsWith('engram-audit-chromium-')).length;
-    const one = save(await renderPdf(renderHtml(sampleResults({ demo: false })), { timeoutMs: 60_000 }));
-    assert.match(pdfinfo(one), /^Title:\s+engram-audit compliance evidence packet$/m);
-    const many = await renderPdfs(['<title>a</title><p>first</p>', '<p>second</p>']);
-    assert.equal(many.length, 2);
-    const [first, second] = many.map(save);
-    assert.ok(pdftotext(first).includes('first') && pdftotext(second).includes('second'));
-    assert.match(pdfinfo(first), /^Title:\s+a$/m);
-    assert.match(pdfinfo(second), /^Title:\s+engram-audit compliance evidence packet$/m, 'never "about:blank"');
-    const afterCount = readdirSync(tmpdir()).filter((d) => d.startsWith('engram-audit-chromium-')).length;
-    assert.equal(afterCount, before, 'no leftover Chromium profile directories from these launches');
+    // A private TMPDIR: /tmp is shared with other test processes that launch Chromium at the same time.
+    const privateTmp = join(work, 'tmp');
+    mkdirSync(privateTmp);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
+    try {
+      const one = save(await renderPdf(renderHtml(sampleResults({ demo: false })), { timeoutMs: 60_000 }));
+      assert.match(pdfinfo(one), /^Title:\s+engram-audit compliance evidence packet$/m);
+      const many = await renderPdfs(['<title>a</title><p>first</p>', '<p>second</p>']);
+      assert.equal(many.length, 2);
+      const [first, second] = many.map(save);
+      assert.ok(pdftotext(first).includes('first') && pdftotext(second).includes('second'));
+      assert.match(pdfinfo(first), /^Title:\s+a$/m);
+      assert.match(pdfinfo(second), /^Title:\s+engram-audit compliance evidence packet$/m, 'never "about:blank"');
+      assert.equal(tmpdir(), privateTmp);
+      assert.deepEqual(readdirSync(privateTmp).filter((d) => d.startsWith('engram-audit-chromium-')), [], 'no leftover Chromium profile directories');
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
   });
 
   it('fails clearly when Chromium is missing, naming the paths tried and what to do', async () => {
