@@ -92,6 +92,30 @@ export interface Scope {
   source: 'azure' | 'replay' | 'snapshot';
   /** True for bundled demo data: every output is watermarked DEMO DATA. */
   demo: boolean;
+  /** Set by `scan --shard i/n`: this run covered only the subscriptions of shard `index` of `count` (docs/pipelines.md). */
+  shard?: ShardRef;
+  /** Set by `engram-audit merge`: the signed part bundles this run's evidence is the union of. */
+  parts?: MergedPart[];
+}
+
+/** One shard of a sharded scan: `index` is 1-based, `1 <= index <= count`. */
+export interface ShardRef {
+  index: number;
+  count: number;
+}
+
+/** A part bundle a merged run was built from (scope.parts). */
+export interface MergedPart {
+  /** The part's runId. */
+  runId: string;
+  /** The part's shard, when it was a sharded scan. */
+  shard?: ShardRef;
+  /** Subscriptions the part scanned (its coverage.subscriptionsScanned). */
+  subscriptions: string[];
+  /** SHA-256 fingerprint of the key that signed the part (checked by merge). */
+  fingerprint: string;
+  /** How far the part's signature was trusted: `given-key`, `trusted-fingerprint` or `integrity-only`. */
+  trust: string;
 }
 
 /** One leaf of a condition, explained: what was looked at, what was found, what was wanted. */

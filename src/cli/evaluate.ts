@@ -4,6 +4,7 @@ import { loadCatalog, selectControls } from '../controls/index.js';
 import { loadSnapshot } from '../evidence/index.js';
 import { UsageError } from '../errors.js';
 import type { Scope } from '../model.js';
+import { loadDiffSide } from '../bundle-ops/diff.js';
 import { parseFormats } from '../reporters/formats.js';
 import { parse } from './args.js';
 import type { CliIo } from './io.js';
@@ -29,6 +30,7 @@ Options:
   --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) signing the bundle and the PDF
   --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted key
   --org NAME              the organisation assessed (packet cover, PDF author)
+  --diff-against PREV     a previous bundle: adds a "Changes since the previous run" section to the packet
   --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
   --waivers FILE          approved exceptions (YAML, docs/waivers.md); waived failures do not count for the exit code
   --attestations PATH     attestation YAML files or directories (repeatable; docs/attestations.md)
@@ -46,6 +48,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     out: { type: 'string' },
     format: { type: 'string' },
     ...SIGNING_FLAGS,
+    'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
     waivers: { type: 'string' },
     attestations: { type: 'string', multiple: true },
@@ -63,6 +66,10 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const ids = controlIds(values.control, values.all);
   const formats = parseFormats(values.format ?? 'json,html,pdf');
   const failOn = parseFailOn(values['fail-on']);
+  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
+  const diffAgainst = values['diff-against']
+    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
+    : undefined;
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
   const signer = await signerFromFlags(values, io);
@@ -86,6 +93,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     formats,
     signer,
     organisation: values.org,
+    ...(diffAgainst ? { diffAgainst } : {}),
     failOn,
     startedAt,
     io,

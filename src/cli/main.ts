@@ -20,6 +20,8 @@ Commands:
   scan (default)   collect from Azure or a replay, evaluate controls, write a signed bundle with reports
   evaluate         evaluate an evidence snapshot offline and write a signed bundle
   verify DIR       check a bundle's digests and signature
+  diff OLD NEW     what changed between two bundles: new failures, fixed, new and removed resources, evidence
+  merge PART...    verify part bundles (the shards of a scan) and write one merged bundle and packet
   controls         list | show ID | validate [FILE...]
   probe            actively test a live endpoint (TLS floor, PostgreSQL session, Key Vault, blob canary)
   size             PostgreSQL and Blob sizing calculators
@@ -48,6 +50,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   controls: async () => runControls,
   probe: () => lazy('./probe.js', 'runProbeCommand'),
   size: () => lazy('./size.js', 'runSizeCommand'),
+  diff: () => lazy('./diff.js', 'runDiff'),
+  merge: () => lazy('./merge.js', 'runMerge'),
 };
 
 /** Runs the CLI and returns the exit code; never calls process.exit. */

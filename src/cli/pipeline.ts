@@ -16,6 +16,7 @@ import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
 import { renderJunit } from '../reporters/junit.js';
 import { toolVersion } from '../util/paths.js';
+import { diffRuns, diffViewModel, formatDiffText, type DiffSide } from '../bundle-ops/diff.js';
 import { sha256Hex } from '../util/hash.js';
 import { DSSE_FILE, buildStatement, signDsse } from '../evidence/dsse.js';
 import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
@@ -49,6 +50,8 @@ export interface RunOptions {
   waivers?: Waiver[];
   /** Attestations from --attestations: they join the evidence as documents and are copied into the bundle. */
   attestations?: Attestation[];
+  /** A previous run (`--diff-against`): the packet gets a "Changes since the previous run" section. */
+  diffAgainst?: DiffSide;
 }
 
 export interface RunOutcome {
@@ -86,8 +89,10 @@ export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
   // A failure under an in-force waiver is an accepted risk, not a finding.
   const failing = results.results.some((r) => r.status === 'fail' && !r.waived && SEVERITIES.indexOf(r.severity) <= threshold);
   if (failing) return EXIT.FINDINGS;
+  // A manual check still awaiting its attestation has not been shown to hold: the run is incomplete, never clean.
   const incomplete =
-    results.results.some((r) => r.status === 'error') || results.controls.some((c) => c.status === 'error');
+    results.results.some((r) => r.status === 'error' || r.status === 'manual') ||
+    results.controls.some((c) => c.status === 'error' || c.status === 'manual');
   return incomplete ? EXIT.INCOMPLETE : EXIT.OK;
 }
 
@@ -146,6 +151,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
         publicKeyFingerprint: identityKeyFingerprint(pdfIdentity),
       }
     : undefined;
+  const diff = options.diffAgainst
+    ? diffRuns(options.diffAgainst, { path: options.outDir, results, evidence, verification: 'unbundled' })
+    : undefined;
   let html: string | undefined;
   if (formats.has('html') || wantPdf) {
     html = renderHtml(results, {
@@ -154,6 +162,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
       controls: options.controls,
       documents: evidence.documents,
       pdfSignature,
+      ...(diff ? { diff: diffViewModel(diff) } : {}),
     });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
   }
@@ -206,6 +215,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const outDir = resolve(io.cwd, options.outDir);
   await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });
   printSummary(io, results, outDir);
+  if (diff && options.diffAgainst) {
+    io.stdout(`Changes since ${options.diffAgainst.path}:\n${formatDiffText(diff, 10)}\n`);
+  }
   return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
 }
 

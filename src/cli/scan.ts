@@ -21,6 +21,7 @@ import { InputError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { Scope, Severity } from '../model.js';
 import { SEVERITIES } from '../model.js';
+import { loadDiffSide } from '../bundle-ops/diff.js';
 import { parseFormats } from '../reporters/formats.js';
 import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
@@ -28,11 +29,14 @@ import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
 import { loadWaivers } from '../policy/waivers.js';
 import { loadAttestations } from '../policy/attestations.js';
+import { formatShard, parseShard } from '../bundle-ops/shard.js';
+import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
 
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
 Scans Azure (or a recorded estate), evaluates the controls and writes a signed evidence bundle:
-results.json, evidence/, report.html, report.pdf, SHA256SUMS, SHA256SUMS.sig and the public key.
+results.json, evidence/, report.html, report.pdf (itself PDF-signed), bundle.dsse.json (an in-toto statement over
+every file), SHA256SUMS, SHA256SUMS.sig and the public key.
 
 Controls:
   --control ID            a control to evaluate (repeatable or comma-separated), e.g. AI-SEC-01
@@ -42,6 +46,8 @@ Scope (default: every subscription the credential can read):
   --subscription ID       a subscription id (repeatable or comma-separated)
   --management-group MG   a management group id (repeatable)
   --tag KEY=VALUE         only resources carrying this tag (repeatable; all must match)
+  --shard I/N             scan only shard I of N of the subscriptions in scope (hash of the subscription id, see
+                          docs/pipelines.md); run 1/N ... N/N as parallel jobs and combine them with 'engram-audit merge'
 
 Evidence source:
   (default)               live Azure through DefaultAzureCredential (az login, managed identity, workload identity,
@@ -62,6 +68,8 @@ Output:
   --sign-p12 FILE.p12     PKCS#12 file (RSA key + certificate) that signs both the bundle and the PDF
   --sign-passphrase-env VAR  environment variable holding the passphrase of --sign-p12 or an encrypted --sign-key
   --org NAME              the organisation assessed: packet cover, PDF author and signer name
+  --diff-against PREV     a previous bundle (verified first): the packet gets a "Changes since the previous run"
+                          section (new failures, fixed, new and removed resources, changed evidence)
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
 
@@ -81,7 +89,8 @@ Probes (active checks of the live services; their observations enter the evidenc
   --probe-canary-container NAME   container the blob canary writes to (with --probes all)
   --probe-timeout-ms N    hard limit per probe (default 15000); a probe that cannot observe is an error, never a pass
 
-Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors, no findings).
+Exit codes: 0 compliant, 1 findings, 2 usage or input error, 3 evaluation incomplete (errors or manual checks
+awaiting an attestation, no findings).
 
 Examples:
   engram-audit --control AI-SEC-01 --replay fixtures/demo/replay --out out/demo
@@ -189,11 +198,13 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     subscription: { type: 'string', multiple: true },
     'management-group': { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
+    shard: { type: 'string' },
     replay: { type: 'string' },
     record: { type: 'string' },
     out: { type: 'string' },
     format: { type: 'string' },
     ...SIGNING_FLAGS,
+    'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
     waivers: { type: 'string' },
     attestations: { type: 'string', multiple: true },
@@ -215,10 +226,15 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const ids = controlIds(values.control, values.all);
   const formats = parseFormats(values.format ?? 'json,html,pdf');
   const failOn = parseFailOn(values['fail-on']);
+  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
+  const diffAgainst = values['diff-against']
+    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
+    : undefined;
   const concurrency = parsePositiveInt('--concurrency', values.concurrency, 8);
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
   }
+  const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const probeLevel = parseProbeLevel(values.probes);
   const probeTimeoutMs = parsePositiveInt('--probe-timeout-ms', values['probe-timeout-ms'], 15_000);
   const replayDir = values.replay ? resolve(io.cwd, values.replay) : undefined;
@@ -241,6 +257,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     tags: parseTags(values.tag),
     source: replayDir ? 'replay' : 'azure',
     demo: Boolean(replayDir && /fixtures[\\/]demo/.test(replayDir)),
+    ...(shard ? { shard } : {}),
   };
 
   let credential: TokenCredential;
@@ -254,14 +271,21 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     if (values.record) httpClient = createRecordingClient(createDefaultHttpClient(), resolve(io.cwd, values.record));
   }
 
-  const evidence = await collect({
-    scope,
+  // --shard: collect only this job's subscriptions; an empty shard collects nothing (never "every subscription").
+  const plan = shard ? await planShard(shard, scope, { credential, httpClient, concurrency }) : undefined;
+  if (plan) {
+    io.stderr(`shard ${formatShard(plan.shard)}: ${plan.subscriptions.length} of ${plan.population.length} subscriptions${plan.subscriptions.length > 0 ? ` (${plan.subscriptions.join(', ')})` : '; nothing to scan, writing an empty part'}\n`);
+  }
+  const evidence = plan && plan.subscriptions.length === 0 ? emptyCollection() : await collect({
+    scope: plan?.collectScope ?? scope,
     credential,
     httpClient,
     concurrency,
     onProgress: io.isTTY ? progressPrinter(io) : undefined,
   });
   if (io.isTTY) io.stderr('\n');
+  // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
+  if (plan && scope.subscriptions.length === 0) evidence.subscriptionsRequested = [];
   if (probeLevel !== 'none') {
     if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
     const user = values['probe-postgres-user'];
@@ -297,6 +321,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     formats,
     signer,
     organisation: values.org,
+    ...(diffAgainst ? { diffAgainst } : {}),
     failOn,
     startedAt,
     io,

@@ -9,8 +9,10 @@ import type { CliIo } from './io.js';
 
 export const VERIFY_HELP = `Usage: engram-audit verify DIR [--key PUB.pem] [--fingerprint HEX] [--json]
 
-Recomputes the SHA-256 of every file listed in DIR/SHA256SUMS, names any changed, added or removed file, and checks
-the detached signature over SHA256SUMS. Exit 0 only when everything is intact; 1 when anything differs.
+Recomputes the SHA-256 of every file listed in DIR/SHA256SUMS, names any changed, added or removed file, checks the
+detached signature over SHA256SUMS, the PDF signature inside report.pdf (its own CMS check, and pdfsig when installed)
+and the DSSE envelope bundle.dsse.json against the files on disk. Exit 0 only when everything is intact; 1 when
+anything differs.
 
   --key PUB.pem        the signer's public key obtained out of band (without it, the bundle's own key is used,
                        which proves integrity but not who signed)

@@ -3,7 +3,11 @@ import { NIST_AI_RMF_SUBCATEGORIES } from './nist-ai-rmf.js';
 import type { Condition, Control, LeafCondition } from './types.js';
 
 function value(v: unknown): string {
-  if (v && typeof v === 'object' && !Array.isArray(v) && 'param' in (v as object)) return `{param ${(v as { param: string }).param}}`;
+  if (v && typeof v === 'object' && !Array.isArray(v) && ('param' in (v as object) || 'derived' in (v as object))) {
+    const { param, derived, path } = v as { param?: string; derived?: string; path?: string };
+    const base = param !== undefined ? `{param ${param}}` : path ?? '@';
+    return derived ? `${derived}(${base})` : base;
+  }
   if (Array.isArray(v)) return `[${v.map((x) => String(x)).join(', ')}]`;
   return JSON.stringify(v);
 }
@@ -35,7 +39,7 @@ export function describeCondition(c: Condition, indent = '    '): string[] {
     ];
   }
   const leaf = c as LeafCondition;
-  const subject = leaf.derived ? `${leaf.derived}(${leaf.path ?? ''})` : leaf.path;
+  const subject = leaf.param !== undefined ? `parameter ${leaf.param}` : leaf.derived ? `${leaf.derived}(${leaf.path ?? ''})` : leaf.path;
   const v = ['exists', 'absent', 'empty', 'not_empty'].includes(leaf.op) ? '' : ` ${value(leaf.value)}`;
   const d = leaf.default !== undefined ? ` (absent = Azure default ${JSON.stringify(leaf.default)})` : '';
   return [`${indent}${subject} ${leaf.op}${v}${d}`];
@@ -62,9 +66,14 @@ export function describeControl(control: Control): string {
     out.push(`  applies to: ${check.applicability?.environments?.join(', ') ?? 'all environments'}`);
     if (check.nist_ai_rmf || check.sp800_53) out.push(`  maps to: ${[...(check.nist_ai_rmf ?? []), ...(check.sp800_53 ?? [])].join(', ')}`);
     for (const [name, p] of Object.entries(check.parameters ?? {})) out.push(`  parameter ${name} = ${JSON.stringify(p.default)}${p.by_environment ? ` ${JSON.stringify(p.by_environment)}` : ''}`);
+    if (check.select) out.push('  targets only documents where:', ...describeCondition(check.select));
+    if (check.applies_if) out.push('  applies only where (else not_applicable):', ...describeCondition(check.applies_if));
     out.push('  condition:', ...describeCondition(check.condition));
+    if (check.unsatisfied_status === 'manual') out.push('  unsatisfied: manual (awaits a human; never pass)');
+    if (check.if_no_target) out.push(`  with no target: ${check.if_no_target.status} for ${check.if_no_target.resource_id}`);
     if (check.policy_definition_id) out.push(`  Azure Policy: ${check.policy_definition_id}`);
-    out.push(`  re-perform: ${check.reperform.request} -> ${check.reperform.json_path}`);
+    else if (check.policy_note) out.push(`  Azure Policy: ${check.policy_note}`);
+    out.push(`  re-perform: ${check.reperform.request ?? check.reperform.command} -> ${check.reperform.json_path}`);
     if (check.reperform.resource_graph) out.push(`  Resource Graph: ${check.reperform.resource_graph}`);
     out.push(`  remediation (az): ${check.remediation.cli.trim().replace(/\n/g, '\n    ')}`);
     out.push(`  remediation (Bicep): ${check.remediation.bicep.trim().replace(/\n/g, '\n    ')}`);

@@ -141,9 +141,10 @@ function semanticProblems(p: Parsed, control: Control, origins: Origin[], seenCh
       out.push(problem(q, `${base}/id`, `check id "${check.id}" is already used in ${prior.where}`, 'Check ids are unique across the catalog; pick another, or share one check with `use:`.'));
     } else if (!prior) seenChecks.set(check.id, { where: `${control.id} (${display(q.file)})`, shared });
     const params = new Set([...Object.keys(control.parameters ?? {}), ...Object.keys(check.parameters ?? {})]);
-    walkConditions(check.condition, `${base}/condition`, (c, path) => {
+    const visit = (c: Condition, path: string): void => {
       const refs: Array<[unknown, string]> = [];
       if ('op' in c) refs.push([c.value, `${path}/value`]);
+      if ('op' in c && typeof c.param === 'string') refs.push([{ param: c.param }, `${path}/param`]);
       if ('count' in c) refs.push([c.count.value, `${path}/count/value`]);
       for (const [v, ptr] of refs) {
         if (v && typeof v === 'object' && !Array.isArray(v) && 'param' in (v as object)) {
@@ -158,13 +159,22 @@ function semanticProblems(p: Parsed, control: Control, origins: Origin[], seenCh
           out.push(problem(q, `${path}/value`, `invalid regular expression: ${(err as Error).message}`, 'Fix the pattern (JavaScript syntax, u flag).'));
         }
       }
-    });
-    for (const kind of ['pass', 'fail'] as const) {
-      const template = check.messages[kind];
+    };
+    walkConditions(check.condition, `${base}/condition`, visit);
+    walkConditions(check.select, `${base}/select`, visit);
+    walkConditions(check.applies_if, `${base}/applies_if`, visit);
+    const templates: Array<[string, string | undefined]> = [
+      ['messages/pass', check.messages.pass],
+      ['messages/fail', check.messages.fail],
+      ['messages/manual', check.messages.manual],
+      ['if_no_target/message', check.if_no_target?.message],
+    ];
+    for (const [kind, template] of templates) {
+      if (template === undefined) continue;
       for (const m of template.matchAll(/\{([^}]*)\}/g)) {
         const key = m[1] as string;
         if (!PLACEHOLDERS.has(key) && !(key.startsWith('param.') && params.has(key.slice(6)))) {
-          out.push(problem(q, `${base}/messages/${kind}`, `unknown placeholder {${key}}`, `Use one of ${[...PLACEHOLDERS].map((x) => `{${x}}`).join(', ')} or {param.NAME}.`));
+          out.push(problem(q, `${base}/${kind}`, `unknown placeholder {${key}}`, `Use one of ${[...PLACEHOLDERS].map((x) => `{${x}}`).join(', ')} or {param.NAME}.`));
         }
       }
     }
@@ -189,6 +199,8 @@ function normalise(p: Parsed, control: Control, origins: Origin[]): Control {
   control.source = { file: display(p.file), line: lineOf(p, '/id') };
   control.checks = control.checks.map((check: Check, i) => {
     lowerTypes(check.condition);
+    lowerTypes(check.select);
+    lowerTypes(check.applies_if);
     const o = origins[i] as Origin;
     return {
       ...check,

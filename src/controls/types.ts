@@ -13,7 +13,11 @@ export interface ParamRef {
   param: string;
 }
 
-/** A value in a condition: a literal, or `{ param: name }`. */
+/**
+ * A value in a condition: a literal, `{ param: name }`, or a derived value as the expected side:
+ * `{ param: name, derived: fn }` (the function applied to the parameter's value, e.g. the vCores of a profile SKU) or
+ * `{ derived: fn, path?: p }` (the function applied to a value of the current document).
+ */
 export type ValueOrParam = unknown;
 
 /** Leaf operators. Strings compare case-insensitively unless `case_sensitive: true`. */
@@ -72,6 +76,11 @@ export interface LeafCondition {
   path?: string;
   /** Name of an engine-computed value (see src/engine/derived.ts), instead of `path`. */
   derived?: string;
+  /**
+   * Name of a declared parameter whose resolved value is the actual value, instead of `path` (selects a branch by
+   * configuration, e.g. `{ param: threshold_profile, op: equals, value: tiered }`).
+   */
+  param?: string;
   op: Operator;
   value?: ValueOrParam;
   /** Azure's documented default for an absent property; the leaf then judges that default (and says so). */
@@ -176,11 +185,31 @@ export interface Check {
   resource_type: string;
   applicability?: { environments?: Environment[] };
   condition: Condition;
-  messages: { pass: string; fail: string };
+  /**
+   * Only documents of `resource_type` that satisfy this condition are targets (e.g. the attestation naming this
+   * check, the record-plane containers); the others are not evaluated and produce no result.
+   */
+  select?: Condition;
+  /**
+   * Precondition: a target for which it is false gets `not_applicable` (e.g. version-level immutability checked only
+   * where the account enables it); missing evidence for it is `error`.
+   */
+  applies_if?: Condition;
+  /**
+   * What the check reports when no document is a target: by default nothing (the control's nothing-in-scope rule
+   * applies). `manual` (an attestation is awaited), `fail` or `error` add one result for `resource_id`.
+   */
+  if_no_target?: { status: 'manual' | 'fail' | 'error'; resource_id: string; message: string };
+  /** Status of a target whose condition is false: `fail` (default) or `manual` (a human must act, never `pass`). */
+  unsatisfied_status?: 'fail' | 'manual';
+  messages: { pass: string; fail: string; manual?: string };
   remediation: { cli: string; bicep: string };
-  reperform: { request: string; json_path: string; resource_graph?: string };
+  /** `request` (the exact REST call) or `command` (a local command, for evidence that is not an Azure resource). */
+  reperform: { request?: string; command?: string; json_path: string; resource_graph?: string };
   /** `/providers/Microsoft.Authorization/policyDefinitions/<guid>` where a built-in exists. */
   policy_definition_id?: string;
+  /** Why no Azure Policy built-in is named (none exists for lifecycle rules, immutability, PG backup retention). */
+  policy_note?: string;
   nist_ai_rmf?: string[];
   sp800_53?: string[];
   parameters?: Record<string, Parameter>;

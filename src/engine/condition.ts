@@ -5,7 +5,7 @@
  */
 import type { AzureDocument, Explanation } from '../model.js';
 import type { Condition, CountBody, LeafCondition, LookupBody, QuantifierBody, RelatedBody, Transform } from '../controls/types.js';
-import { DERIVED, durationDays } from './derived.js';
+import { DERIVED, MissingEvidence, durationDays } from './derived.js';
 import { docName, normId, type DocumentIndex } from './documents.js';
 
 /** `true` satisfied, `false` not satisfied, `missing` could not be decided for lack of evidence. */
@@ -26,6 +26,8 @@ export interface EvalContext {
   used: Set<string>;
   /** The run's clock, for `days_since` / `days_until` (injected, never read from the system). */
   now?: Date;
+  /** The check's target document (set by evaluateCondition), for derived values that read around it. */
+  target?: AzureDocument;
 }
 
 interface Scope {
@@ -43,6 +45,7 @@ const MAX_ELEMENT_EXPLANATIONS = 10;
 /** Evaluates `cond` against `doc`. Throws on a malformed condition (unknown parameter, bad regex): the caller makes that an `error` result. */
 export function evaluateCondition(cond: Condition, doc: AzureDocument, ctx: EvalContext): Outcome {
   ctx.used.add(doc.id);
+  ctx.target ??= doc;
   return evalNode(cond, { root: doc, value: doc, prefix: '' }, ctx);
 }
 
@@ -115,11 +118,34 @@ export function readPath(value: unknown, path: string, root?: unknown): unknown 
   return cur;
 }
 
-function resolveValue(value: unknown, ctx: EvalContext): unknown {
-  if (value && typeof value === 'object' && !Array.isArray(value) && 'param' in (value as object)) {
-    const name = (value as { param: string }).param;
-    if (!(name in ctx.params)) throw new Error(`the condition refers to parameter "${name}", which the check does not declare`);
-    return ctx.params[name];
+function param(name: string, ctx: EvalContext): unknown {
+  if (!(name in ctx.params)) throw new Error(`the condition refers to parameter "${name}", which the check does not declare`);
+  return ctx.params[name];
+}
+
+function derive(name: string, value: unknown, scope: Scope | undefined, ctx: EvalContext): unknown {
+  const fn = DERIVED[name];
+  if (!fn) throw new Error(`unknown derived value "${name}"; known: ${Object.keys(DERIVED).join(', ')}`);
+  return fn(value, {
+    root: scope?.root ?? (ctx.target as AzureDocument),
+    ...(ctx.target ? { target: ctx.target } : {}),
+    index: ctx.index,
+    ...(ctx.now ? { now: ctx.now } : {}),
+    use: (id) => ctx.used.add(id),
+  });
+}
+
+/**
+ * A condition's value: a literal, `{ param }`, `{ param, derived }` (a function of the parameter's value) or
+ * `{ derived, path? }` (a function of a value of the current document).
+ */
+function resolveValue(value: unknown, ctx: EvalContext, scope?: Scope): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value) && ('param' in (value as object) || 'derived' in (value as object))) {
+    const v = value as { param?: string; derived?: string; path?: string };
+    let base: unknown;
+    if (v.param !== undefined) base = param(v.param, ctx);
+    else base = v.path ? readPath(scope?.value, v.path, scope?.root) : scope?.value;
+    return v.derived === undefined ? base : derive(v.derived, base, scope, ctx);
   }
   return value;
 }
@@ -157,20 +183,31 @@ function durationOf(v: unknown): number | undefined {
 }
 
 function leaf(cond: LeafCondition, scope: Scope, ctx: EvalContext): Outcome {
-  const expected = resolveValue(cond.value, ctx);
+  let expected = resolveValue(cond.value, ctx, scope);
   const cs = cond.case_sensitive === true;
   let actual: unknown;
   let label: string;
-  if (cond.derived !== undefined) {
-    const fn = DERIVED[cond.derived];
-    if (!fn) throw new Error(`unknown derived value "${cond.derived}"; known: ${Object.keys(DERIVED).join(', ')}`);
+  if (cond.param !== undefined) {
+    actual = param(cond.param, ctx);
+    label = `parameter ${cond.param}`;
+  } else if (cond.derived !== undefined) {
     const base = cond.path ? readPath(scope.value, cond.path, scope.root) : scope.value;
-    actual = fn(base, scope.root, ctx.now);
+    actual = derive(cond.derived, base, scope, ctx);
     label = cond.path ? `${cond.derived}(${join(scope.prefix, cond.path)})` : scope.prefix ? `${cond.derived}(${scope.prefix})` : cond.derived;
   } else {
     if (typeof cond.path !== 'string') throw new Error('a leaf condition needs `path` or `derived`');
     actual = readPath(scope.value, cond.path, scope.root);
     label = join(scope.prefix, cond.path);
+  }
+  // A derived value whose evidence was not collected (either side): missing evidence, never a verdict.
+  const gap = actual instanceof MissingEvidence ? actual : expected instanceof MissingEvidence ? expected : undefined;
+  if (gap) {
+    if (expected instanceof MissingEvidence) expected = undefined;
+    return {
+      verdict: 'missing',
+      explanations: [{ documentId: scope.root.id, path: label, operator: cond.op, expected, actual: undefined, ok: false }],
+      missing: [`missing evidence: ${gap.reason}`],
+    };
   }
   let defaulted = false;
   if (isAbsent(actual) && cond.default !== undefined) {
@@ -337,8 +374,10 @@ function decide(
   };
   // Keep the element explanations that support the verdict (the ones that matched for a pass, failed for a fail).
   const wanted = kind === 'none' ? verdict !== 'true' : verdict === 'true';
+  // With an undecided verdict, the undecided elements explain what was missing.
+  const keep: Verdict = verdict === 'missing' ? 'missing' : wanted ? 'true' : 'false';
   const detail = parts
-    .filter((p) => p.verdict === (wanted ? 'true' : 'false'))
+    .filter((p) => p.verdict === keep)
     .slice(0, MAX_ELEMENT_EXPLANATIONS)
     .flatMap((p) => p.explanations)
     .map((e) => (kind === 'none' ? { ...e, ok: !e.ok } : e));

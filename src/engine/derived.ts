@@ -3,6 +3,30 @@
  * rotation intervals, public IPv4 address counts. Each is documented in docs/writing-controls.md ("Derived values").
  */
 import type { AzureDocument } from '../model.js';
+import { findSku } from '../sizing/sku-catalog.js';
+import { sizePostgres } from '../sizing/postgres.js';
+import { collectionSegment, docType, normId, type DocumentIndex } from './documents.js';
+
+/**
+ * What a derived value returns when the evidence it needs was not collected (a server parameter, a SKU the catalog
+ * does not know): the leaf becomes missing evidence (an `error` result), never a silent fail or pass.
+ */
+export class MissingEvidence {
+  constructor(readonly reason: string) {}
+}
+
+/** What a derived value can see besides the value at its path. */
+export interface DerivedContext {
+  /** The document the path was read from (an array element's document inside a quantifier). */
+  root: AzureDocument;
+  /** The check's target (the server a metric alert is looked up for). */
+  target?: AzureDocument;
+  index?: DocumentIndex;
+  /** The run's clock. */
+  now?: Date;
+  /** Records a document the value was computed from, for the result's evidence list. */
+  use?: (id: string) => void;
+}
 
 /**
  * Parses an ISO-8601 duration (`P90D`, `P3M`, `P1Y2M10DT2H30M`, `P2W`) into days. Months count 30 days and years
@@ -115,18 +139,99 @@ function clock(now: Date | undefined): number {
   return now.getTime();
 }
 
-/** Derived values by the name a condition uses (`derived: key_rotation_days`). Each gets the current value, the document and the run clock. */
-export const DERIVED: Readonly<Record<string, (value: unknown, root: AzureDocument, now?: Date) => unknown>> = {
+function skuOf(value: unknown): ReturnType<typeof findSku> | MissingEvidence | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  return findSku(value.trim()) ?? new MissingEvidence(`SKU "${value}" is not in the SKU catalog (src/sizing/sku-catalog.ts), so its size is unknown`);
+}
+
+/** Tag names that declare a server's planned load (values are whole numbers; growth a decimal >= 1). */
+export const LOAD_TAGS = { facts: 'engram-facts', connections: 'engram-connections', sessions: 'engram-sessions', growth: 'engram-growth' } as const;
+
+function tagValue(tags: unknown, name: string): string | undefined {
+  if (!tags || typeof tags !== 'object') return undefined;
+  for (const [k, v] of Object.entries(tags as Record<string, unknown>)) if (k.toLowerCase() === name && typeof v === 'string') return v.trim();
+  return undefined;
+}
+
+/**
+ * The strategy's sizing formula (src/sizing/postgres.ts) for the load a server's tags declare (`engram-facts`,
+ * `engram-connections`, optional `engram-growth`, default 2.0). Undefined when no load is declared; throws on a tag that
+ * is not a number (an `error` result: tags are hostile text).
+ */
+export function declaredLoadRequirement(tags: unknown): { vcores: number; memoryGb: number } | undefined {
+  const facts = tagValue(tags, LOAD_TAGS.facts);
+  const connections = tagValue(tags, LOAD_TAGS.connections);
+  if (facts === undefined && connections === undefined) return undefined;
+  const whole = (text: string | undefined, name: string): number => {
+    if (text === undefined) return 0;
+    if (!/^\d{1,15}$/.test(text)) throw new Error(`tag ${name} must be a whole number, got ${JSON.stringify(text.slice(0, 40))}`);
+    return Number(text);
+  };
+  const growthText = tagValue(tags, LOAD_TAGS.growth);
+  let growth: number | undefined;
+  if (growthText !== undefined) {
+    if (!/^\d{1,3}(\.\d{1,3})?$/.test(growthText) || Number(growthText) < 1) throw new Error(`tag ${LOAD_TAGS.growth} must be a number >= 1, got ${JSON.stringify(growthText.slice(0, 40))}`);
+    growth = Number(growthText);
+  }
+  const sized = sizePostgres({ sessions: whole(tagValue(tags, LOAD_TAGS.sessions), LOAD_TAGS.sessions), facts: whole(facts, LOAD_TAGS.facts), connections: whole(connections, LOAD_TAGS.connections), ...(growth !== undefined ? { growth } : {}) });
+  return { vcores: sized.required.vcores, memoryGb: sized.required.memoryGb };
+}
+
+const CONFIGURATIONS = 'microsoft.dbforpostgresql/flexibleservers/configurations';
+
+/**
+ * `percent_of_max_connections`: a connection-count threshold (the value at `path`) as a percentage of the target
+ * server's `max_connections` parameter (`<server>/configurations/max_connections`). Missing evidence when that
+ * parameter was not collected.
+ */
+export function percentOfMaxConnections(value: unknown, ctx: DerivedContext): number | MissingEvidence | undefined {
+  const threshold = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(threshold)) return undefined;
+  const server = ctx.target;
+  if (!server || !ctx.index) throw new Error('percent_of_max_connections needs the check target and the evidence index');
+  const { docs } = ctx.index.childrenOf(server, CONFIGURATIONS, 'max_connections');
+  const doc = docs[0];
+  if (!doc) {
+    return new MissingEvidence(
+      `no ${CONFIGURATIONS} "max_connections" was collected for ${server.id} (expected ${normId(server.id)}/${collectionSegment(docType(server), CONFIGURATIONS)}/max_connections)`,
+    );
+  }
+  ctx.use?.(doc.id);
+  const max = Number(get(get(doc, 'properties'), 'value'));
+  if (!Number.isFinite(max) || max <= 0) throw new Error(`max_connections of ${server.id} is not a positive number`);
+  return (threshold / max) * 100;
+}
+
+/**
+ * Derived values by the name a condition uses (`derived: key_rotation_days`). Each gets the value at the leaf's path
+ * (or the current value) and a context: the document, the check's target, the evidence index and the run clock.
+ */
+export const DERIVED: Readonly<Record<string, (value: unknown, ctx: DerivedContext) => unknown>> = {
   key_rotation_days: (value) => keyRotationDays(value),
   public_ipv4_addresses: (value) => publicIpv4Addresses(value),
   /** Days from the timestamp at `path` to the run clock (negative if in the future). */
-  days_since: (value, _root, now) => {
+  days_since: (value, ctx) => {
     const t = toTime(value);
-    return t === undefined ? undefined : (clock(now) - t) / 86_400_000;
+    return t === undefined ? undefined : (clock(ctx.now) - t) / 86_400_000;
   },
   /** Days from the run clock to the timestamp at `path` (negative once it has passed): expiry dates. */
-  days_until: (value, _root, now) => {
+  days_until: (value, ctx) => {
     const t = toTime(value);
-    return t === undefined ? undefined : (t - clock(now)) / 86_400_000;
+    return t === undefined ? undefined : (t - clock(ctx.now)) / 86_400_000;
   },
+  /** vCores of the SKU named at `path` (`sku.name`), from the SKU catalog; missing evidence for an unknown SKU. */
+  sku_vcores: (value) => {
+    const s = skuOf(value);
+    return s instanceof MissingEvidence || s === undefined ? s : s.vcores;
+  },
+  /** Memory (GiB) of the SKU named at `path`, from the SKU catalog. */
+  sku_memory_gb: (value) => {
+    const s = skuOf(value);
+    return s instanceof MissingEvidence || s === undefined ? s : s.memoryGb;
+  },
+  /** vCores the sizing formula requires for the load declared in the tags at `path`. */
+  postgres_required_vcores: (value) => declaredLoadRequirement(value)?.vcores,
+  /** Memory (GB) the sizing formula requires for the load declared in the tags at `path`. */
+  postgres_required_memory_gb: (value) => declaredLoadRequirement(value)?.memoryGb,
+  percent_of_max_connections: (value, ctx) => percentOfMaxConnections(value, ctx),
 };

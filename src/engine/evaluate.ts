@@ -9,7 +9,7 @@ import type { Check, Condition, Control, Environment, Parameter } from '../contr
 import { ENVIRONMENTS } from '../controls/types.js';
 import { redactString, redactValue } from '../evidence/redact.js';
 import { evaluateCondition, type EvalContext } from './condition.js';
-import { DocumentIndex, docName, docType, normId } from './documents.js';
+import { DocumentIndex, docName, docType, normId, parentId } from './documents.js';
 
 export interface EvaluateOptions {
   /** The run's clock for time-based rules (`days_since`, `days_until`); the engine never reads the system clock. */
@@ -32,8 +32,8 @@ export const COLLECTION_INCOMPLETE = 'collection_incomplete';
  * Evaluates every check of `controls` over `evidence`.
  *
  * Per check, the targets are the documents of its `resource_type`. Results are sorted by control id, check order in the
- * control, then resource id. Control status: `fail` if any result fails, else `error` if any errors, else `pass` if any
- * passes, else `not_applicable`; with no result at all, one synthetic `error` result says nothing was in scope.
+ * control, then resource id. Control status: `fail` if any result fails, else `error` if any errors, else `manual` if any
+ * awaits a human (an attestation), else `pass` if any passes, else `not_applicable`; with no result at all, one synthetic `error` result says nothing was in scope.
  */
 export function evaluate(evidence: EvidenceSet, controls: Control[], options: EvaluateOptions): Evaluation {
   const index = new DocumentIndex(evidence);
@@ -55,7 +55,8 @@ export function evaluate(evidence: EvidenceSet, controls: Control[], options: Ev
     if (results.length === 0) results.push(nothingInScope(control));
     const counts = emptyCounts();
     for (const r of results) counts[r.status] += 1;
-    const status: Status = counts.fail ? 'fail' : counts.error ? 'error' : counts.pass ? 'pass' : counts.manual ? 'manual' : 'not_applicable';
+    // An awaited attestation (manual) outranks pass: a control is satisfied only when nothing still needs a human.
+    const status: Status = counts.fail ? 'fail' : counts.error ? 'error' : counts.manual ? 'manual' : counts.pass ? 'pass' : 'not_applicable';
     summaries.push({ id: control.id, title: control.title, status, counts, nistAiRmf: [...control.nist_ai_rmf], sp80053: [...control.sp800_53] });
     all.push(...results);
   }
@@ -141,6 +142,8 @@ export function typesRead(check: Check): Set<string> {
     }
   };
   walk(check.condition);
+  walk(check.select);
+  walk(check.applies_if);
   return types;
 }
 
@@ -149,6 +152,21 @@ function environmentOf(doc: AzureDocument, tag: string): string | undefined {
   if (!tags || typeof tags !== 'object') return undefined;
   for (const [k, v] of Object.entries(tags)) {
     if (k.toLowerCase() === tag && typeof v === 'string' && v.trim()) return v.trim().toLowerCase();
+  }
+  return undefined;
+}
+
+/**
+ * The environment of a document: its own tag, else the nearest ancestor's (a container, blob service or diagnostic
+ * setting carries no tags; it belongs to the environment of the account or server it lives under).
+ */
+function inheritedEnvironment(doc: AzureDocument, tag: string, index: DocumentIndex): string | undefined {
+  const own = environmentOf(doc, tag);
+  if (own !== undefined) return own;
+  for (let id = parentId(doc.id); id !== undefined; id = parentId(id)) {
+    const parent = index.get(id);
+    const env = parent ? environmentOf(parent, tag) : undefined;
+    if (env !== undefined) return env;
   }
   return undefined;
 }
@@ -176,9 +194,14 @@ export function resolveParameters(control: Control, check: Check, env: string | 
 }
 
 function errorApplies(err: CollectionError, doc: AzureDocument, read: Set<string>): boolean {
-  if (err.resourceId === undefined) return false;
+  // A type the check reads through a lookup or related documents could not be listed at all (metric alerts of a
+  // subscription): any target may be missing what it needs. The check's own type is reported once, separately.
+  if (err.resourceId === undefined) return err.resourceType !== undefined && err.resourceType.toLowerCase() !== docType(doc) && read.has(err.resourceType.toLowerCase());
   const rid = normId(err.resourceId);
   const id = normId(doc.id);
+  // A failure recorded against the parent for documents of the target's own type (a probe of this server that could
+  // not observe, whose observation document is the target) makes that target an error, not a verdict.
+  if (id.startsWith(`${rid}/`) && err.resourceType !== undefined && err.resourceType.toLowerCase() === docType(doc)) return true;
   if (rid !== id && !rid.startsWith(`${id}/`)) return false;
   return err.resourceType === undefined || read.has(err.resourceType.toLowerCase());
 }
@@ -235,8 +258,20 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
   }
 
   const envList = check.applicability?.environments?.map((e) => e.toLowerCase());
+  let selected = 0;
   for (const doc of targets) {
-    const env = environmentOf(doc, tag);
+    if (check.select) {
+      // Selection is a filter, not a judgement: a document that does not (or cannot be shown to) match is no target.
+      let chosen = false;
+      try {
+        chosen = evaluateCondition(check.select, doc, { index, params: resolveParameters(control, check, inheritedEnvironment(doc, tag, index)), used: new Set<string>(), now }).verdict === 'true';
+      } catch {
+        chosen = false;
+      }
+      if (!chosen) continue;
+    }
+    selected += 1;
+    const env = inheritedEnvironment(doc, tag, index);
     const name = docName(doc);
     const common = {
       ...base(doc),
@@ -281,6 +316,28 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
 
     const ctx: EvalContext = { index, params: resolveParameters(control, check, env), used: new Set<string>(), now };
     try {
+      if (check.applies_if) {
+        const pre = evaluateCondition(check.applies_if, doc, ctx);
+        if (pre.verdict !== 'true') {
+          const evidenceIds = [...ctx.used].sort((a, b) => cmp(normId(a), normId(b)));
+          const failed = pre.explanations.filter((e) => !e.ok);
+          out.push({
+            ...common,
+            status: pre.verdict === 'false' ? 'not_applicable' : 'error',
+            message:
+              pre.verdict === 'false'
+                ? `${name} does not meet this check's precondition (${render(failed, 'actual', doc)}), so ${check.id} does not apply.`
+                : `Could not evaluate ${check.id} on ${name}: ${[...new Set(pre.missing)].join('; ')}.${scopeNote}`,
+            expected: render(failed, 'expected', doc),
+            actual: render(failed, 'actual', doc),
+            evidence: evidenceIds,
+            explanation: pre.explanations,
+          });
+          continue;
+        }
+        ctx.used.clear();
+        ctx.used.add(doc.id);
+      }
       const outcome = evaluateCondition(check.condition, doc, ctx);
       const evidenceIds = [...ctx.used].sort((a, b) => cmp(normId(a), normId(b)));
       if (outcome.verdict === 'missing') {
@@ -301,10 +358,11 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       const shown = decisive.length > 0 ? decisive : outcome.explanations;
       const expected = render(shown, 'expected', doc);
       const actual = render(shown, 'actual', doc);
-      const template = pass ? check.messages.pass : check.messages.fail;
+      const unsatisfied = check.unsatisfied_status ?? 'fail';
+      const template = pass ? check.messages.pass : unsatisfied === 'manual' ? check.messages.manual ?? check.messages.fail : check.messages.fail;
       out.push({
         ...common,
-        status: pass ? 'pass' : 'fail',
+        status: pass ? 'pass' : unsatisfied,
         message: fill(template, { doc, name, env, params: ctx.params, expected, actual }) + scopeNote,
         expected,
         actual,
@@ -322,12 +380,28 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       });
     }
   }
+  if (selected === 0 && check.if_no_target) {
+    const t = check.if_no_target;
+    const fake: AzureDocument = { id: t.resource_id, type: type };
+    const name = docName(fake);
+    out.push({
+      ...base(fake),
+      resourceId: t.resource_id,
+      resourceType: type,
+      resourceName: name,
+      status: t.status,
+      message: fill(t.message, { doc: fake, name, params: resolveParameters(control, check, undefined), expected: `a ${type} document selected by ${check.id}`, actual: 'none in the evidence' }),
+      expected: `a ${type} document selected by ${check.id}`,
+      actual: 'none in the evidence',
+      evidence: [],
+    });
+  }
   return out;
 }
 
 function reperform(check: Check, doc: AzureDocument | undefined): string {
   const sub = (s: string) => (doc ? s.split('{resource.id}').join(doc.id).split('{resource.name}').join(docName(doc)) : s);
-  const parts = [`${sub(check.reperform.request)} -> ${check.reperform.json_path}`];
+  const parts = [`${sub(check.reperform.request ?? check.reperform.command ?? '')} -> ${check.reperform.json_path}`];
   if (check.reperform.resource_graph) parts.push(`Resource Graph: ${sub(check.reperform.resource_graph)}`);
   return parts.join('; ');
 }

@@ -6,6 +6,7 @@ import { redactValue } from '../evidence/redact.js';
 import type { AzureDocument, CollectionError, Result, ResultsFile, Severity, Status, StatusCounts } from '../model.js';
 import { SEVERITIES, STATUSES, emptyCounts } from '../model.js';
 import { barChart, type ChartBar } from './charts.js';
+import type { DiffViewModel } from '../bundle-ops/diff.js';
 
 /** One file listed in the packet's evidence index. */
 export interface EvidenceIndexEntry {
@@ -106,6 +107,8 @@ export interface PacketOptions {
   pdfSignature?: PacketPdfSignature;
   /** NIST texts (renderHtml loads report-templates/data/nist.json when not given). */
   reference?: NistReference;
+  /** Changes since a previous run (`engram-audit diff`), shown as their own section when given. */
+  diff?: DiffViewModel;
 }
 
 const STATUS_LABELS: Record<Status, string> = {
@@ -581,6 +584,7 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
     hasWaiversOrAttestations: waivers.length > 0 || attestations.length > 0,
     coverage: coverageView(results),
     evidenceIndex,
+    diff: options.diff ? redactValue(options.diff).value : undefined,
   };
 }
 

@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFil
 import { join } from 'node:path';
 import type { ResultsFile } from '../../src/model.js';
 import { runCli, tempDir } from '../support/cli.js';
-import { fixture } from '../support/paths.js';
+import { fixture, repoRoot } from '../support/paths.js';
+import { ajv } from '../../src/controls/ajv.js';
 
 const work = tempDir();
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -54,6 +55,13 @@ describe('the demo scan over the recorded estate', () => {
     assert.ok(results.results.some((r) => r.status === 'pass'), 'some checks pass');
     assert.ok(results.results.some((r) => r.status === 'fail'), 'some checks fail');
     assert.ok(results.signing?.ephemeral, 'ephemeral key labelled');
+  });
+
+  test('results.json validates against schemas/results.schema.json', () => {
+    const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'results.schema.json'), 'utf8'));
+    const check = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+    const ok = check(readResults(out));
+    assert.ok(ok, JSON.stringify(check.errors?.slice(0, 3)));
   });
 
   test('the PDF names every failing resource and is watermarked as demo data', () => {
@@ -204,5 +212,19 @@ describe('help and the catalog', () => {
     assert.equal(run.code, 2);
     assert.ok(run.stderr.includes('bad-control.yaml'), run.stderr);
     assert.match(run.stderr, /:\d+/);
+  });
+});
+
+describe('manual checks awaiting an attestation', () => {
+  test('are never a pass: the control shows manual and the run exits 3 (incomplete), not 0', async () => {
+    const out = join(work, 'gov');
+    const run = await runCli([
+      'evaluate', '--evidence', fixture('snapshots', 'ai-gov-01', 'non-compliant.json'), '--control', 'AI-GOV-01', '--out', out, '--format', 'json',
+    ]);
+    assert.equal(run.code, 3, run.stdout + run.stderr);
+    assert.match(run.stdout, /AI-GOV-01 .*MANUAL/);
+    const results = readResults(out);
+    assert.equal(results.controls[0].status, 'manual');
+    assert.ok(results.results.every((r) => r.status !== 'pass'));
   });
 });

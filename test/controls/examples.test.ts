@@ -19,7 +19,9 @@ for (const control of catalog.controls) {
           const { results } = evaluate(exampleEvidence(control, example, check), [only], { now });
           const mine = results.filter((r) => r.check === check.id);
           assert.ok(mine.length > 0, `${check.id}/${kind}: the example produced no result for the check`);
-          const got = Object.fromEntries(mine.map((r) => [r.resourceName, r.status]));
+          // Expected statuses are keyed by resource name, or by id where names repeat (probe observations, synthetic results).
+          const keys = typeof example.expect === 'object' ? Object.keys(example.expect) : [];
+          const got = Object.fromEntries(mine.map((r) => [keys.includes(r.resourceId) ? r.resourceId : r.resourceName, r.status]));
           if (typeof example.expect === 'string') {
             for (const r of mine) assert.equal(r.status, example.expect, `${check.id}/${kind} on ${r.resourceName}: ${r.message} | expected ${r.expected} | actual ${r.actual}`);
           } else {

@@ -1,7 +1,7 @@
 /** Loader: malformed YAML names file:line, schema violations name the field pointer and line, semantic problems, selection. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeControl, loadCatalog, selectControls, validateControlFiles, ajv } from '../../src/controls/index.js';
@@ -19,6 +19,8 @@ const lineOf = (text: string, needle: string): number => text.split('\n').findIn
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'engram-controls-'));
+  // AI-SEC-01 includes shared checks (use: keyvault/...), which resolve next to the control file.
+  cpSync(join(repoRoot, 'controls', 'checks'), join(dir, 'checks'), { recursive: true });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -99,6 +101,38 @@ describe('validateControlFiles', () => {
     const problems = await validateControlFiles([write('AI-SEC-02.yaml', good), join(dir, 'nope.yaml')]);
     assert.match(problems.map((p) => p.message).join('\n'), /does not match the file name/);
     assert.match(problems.map((p) => p.message).join('\n'), /cannot read control file/);
+  });
+});
+
+describe('the later controls\' check fields', () => {
+  const gov = readFileSync(join(repoRoot, 'controls', 'AI-GOV-01.yaml'), 'utf8');
+
+  it('accepts every shipped control', async () => {
+    const files = ['AI-DATA-01', 'AI-DATA-02', 'AI-RES-01', 'AI-RES-02', 'AI-MON-01', 'AI-CAP-01', 'AI-GOV-01'].map((id) => join(repoRoot, 'controls', `${id}.yaml`));
+    assert.deepEqual((await validateControlFiles(files)).map((p) => p.format()), []);
+  });
+
+  it('checks placeholders in messages.manual and if_no_target.message, and parameters named by a param leaf', async () => {
+    const text = gov
+      .replace('manual: "{resource.name} awaits a current, complete attestation: {actual}."', 'manual: "{resource.name} awaits {owner}."')
+      .replace('has not been attested: no attestation names key_management_responsibilities_attested', 'has not been attested by {param.nobody}')
+      .replace("{ derived: days_until, path: properties.expires, op: gt, value: 0 }", '{ param: undeclared_switch, op: equals, value: on }');
+    assert.notEqual(text, gov);
+    const problems = await validateControlFiles([write('AI-GOV-01.yaml', text)]);
+    const text2 = problems.map((p) => `${p.details.field}: ${p.message}`).join('\n');
+    assert.match(text2, /\/checks\/0\/messages\/manual: unknown placeholder \{owner\}/);
+    assert.match(text2, /\/checks\/0\/if_no_target\/message: unknown placeholder \{param\.nobody\}/);
+    assert.match(text2, /\/checks\/0\/condition\/all\/4\/param: parameter "undeclared_switch" is not declared/);
+  });
+
+  it('rejects a re-performance with neither request nor command, and an unknown unsatisfied status', async () => {
+    const text = gov
+      .replace('      command: "sha256sum <each properties.evidence[*].path>', '      note: "sha256sum <each properties.evidence[*].path>')
+      .replace('unsatisfied_status: manual', 'unsatisfied_status: pass');
+    const problems = await validateControlFiles([write('AI-GOV-01.yaml', text)]);
+    const fields = problems.map((p) => p.details.field);
+    assert.ok(fields.includes('/checks/0/reperform/note'), fields.join(', '));
+    assert.ok(fields.includes('/checks/0/unsatisfied_status'), fields.join(', '));
   });
 });
 
