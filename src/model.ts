@@ -197,7 +197,7 @@ export interface WaiverOutcome extends AppliedWaiver {
 export interface AttestationSummary {
   /** `attestation://<file stem>`, the evidence document id. */
   id: string;
-  /** `<control>/<check>` or a check id the attestation satisfies, as written. */
+  /** The id of the check the attestation satisfies, as written (e.g. `key_management_responsibilities_attested`). */
   check: string;
   statement: string;
   owner: string;

@@ -23,7 +23,7 @@ const write = (rel: string, text: string) => {
 };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
-const KEY_MGMT = `check: AI-GOV-01/key_management_responsibilities
+const KEY_MGMT = `check: key_management_responsibilities_attested
 statement: >-
   The platform team owns the customer-managed keys of PostgreSQL and Blob Storage; the security team approves
   rotation policy changes; both are named in the RACI attached.
@@ -39,7 +39,7 @@ test('an attestation becomes the engram.attestation document AI-GOV-01 reads, wi
   write('set1/files/raci.csv', 'role,owner\nkeys,platform\n');
   write('shared/encryption-policy.md', '# Encryption policy\n');
   write('set1/key-management.yaml', KEY_MGMT);
-  write('set1/data-classification.yml', 'check: data_classification\nstatement: Record-plane documents are classified Confidential.\nowner: Lee Chen (DPO)\ndate: 2025-06-01\nexpires: 2026-05-31\n');
+  write('set1/data-classification.yml', 'check: data_classification_attested\nstatement: Record-plane documents are classified Confidential.\nowner: Lee Chen (DPO)\ndate: 2025-06-01\nexpires: 2026-05-31\n');
   write('set1/README.txt', 'not an attestation');
   const atts = loadAttestations([join(dir, 'set1')]);
   assert.deepEqual(atts.map((a) => a.stem), ['data-classification', 'key-management']);
@@ -49,7 +49,7 @@ test('an attestation becomes the engram.attestation document AI-GOV-01 reads, wi
     type: ATTESTATION_TYPE,
     name: 'key-management',
     properties: {
-      check: 'AI-GOV-01/key_management_responsibilities',
+      check: 'key_management_responsibilities_attested',
       statement:
         'The platform team owns the customer-managed keys of PostgreSQL and Blob Storage; the security team approves rotation policy changes; both are named in the RACI attached.',
       owner: 'Priya Raman (Head of Platform)',
@@ -104,7 +104,7 @@ test('schema problems are reported with file, line and field; a bad check id, da
 
 test('a path that does not exist, and two files with the same stem, are input errors', () => {
   assert.throws(() => loadAttestations([join(dir, 'no-such-dir')]), (e: EngramError) => e.exitCode === 2 && /attestation file or directory not found/.test(e.message));
-  const a = write('set4/a/policy.yaml', 'check: encryption_policy\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\n');
-  const b = write('set4/b/policy.yaml', 'check: encryption_policy\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\n');
+  const a = write('set4/a/policy.yaml', 'check: encryption_policy_attested\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\n');
+  const b = write('set4/b/policy.yaml', 'check: encryption_policy_attested\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\n');
   assert.throws(() => loadAttestations([a, b]), (e: EngramError) => e.exitCode === 2 && /two attestations are named "policy"/.test(e.format()));
 });

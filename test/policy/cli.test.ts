@@ -57,9 +57,9 @@ function setup(): { waivers: string; attestations: string } {
   writeFileSync(join(att, 'files', 'raci.csv'), 'role,owner\nkeys,platform\n');
   writeFileSync(
     join(att, 'key-management.yaml'),
-    'check: AI-GOV-01/key_management_responsibilities\nstatement: The platform team owns the customer-managed keys; security approves rotation changes.\nowner: Priya Raman (Head of Platform)\ndate: 2026-09-01\nexpires: 2027-08-31\nevidence:\n  - files/raci.csv\n',
+    'check: key_management_responsibilities_attested\nstatement: The platform team owns the customer-managed keys; security approves rotation changes.\nowner: Priya Raman (Head of Platform)\ndate: 2026-09-01\nexpires: 2027-08-31\nevidence:\n  - files/raci.csv\n',
   );
-  writeFileSync(join(att, 'data-classification.yaml'), 'check: AI-GOV-01/data_classification\nstatement: Record-plane documents are classified Confidential.\nowner: Lee Chen (DPO)\ndate: 2025-06-01\nexpires: 2026-05-31\n');
+  writeFileSync(join(att, 'data-classification.yaml'), 'check: data_classification_attested\nstatement: Record-plane documents are classified Confidential.\nowner: Lee Chen (DPO)\ndate: 2025-06-01\nexpires: 2026-05-31\n');
   return { waivers, attestations: att };
 }
 
@@ -153,7 +153,7 @@ describe('a demo scan with waivers and attestations', () => {
     const text = JSON.stringify(doc);
     assert.match(text, /"name":"waiver-id","ns":"urn:engram-audit:oscal","value":"CHG-1042"/);
     assert.match(text, /Waivers \(an applied waiver/);
-    assert.match(text, /attestation:\/\/data-classification for AI-GOV-01\/data_classification: .*\(EXPIRED\)/);
+    assert.match(text, /attestation:\/\/data-classification for data_classification_attested: .*\(EXPIRED\)/);
   });
 });
 
@@ -190,10 +190,33 @@ test('a bad waiver file or a missing attached file is exit 2 naming the problem,
 
   const att = join(work, 'att-missing');
   mkdirSync(att, { recursive: true });
-  writeFileSync(join(att, 'policy.yaml'), 'check: encryption_policy\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\nevidence:\n  - signed-policy.pdf\n');
+  writeFileSync(join(att, 'policy.yaml'), 'check: encryption_policy_attested\nstatement: The encryption policy is approved.\nowner: A B\ndate: 2026-01-01\nexpires: 2027-01-01\nevidence:\n  - signed-policy.pdf\n');
   const out2 = join(work, 'nothing2');
   const r2 = await run(['--control', 'AI-SEC-01', '--replay', fixture('demo', 'replay'), '--out', out2, '--attestations', att]);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /policy\.yaml:7: attached evidence file not found: signed-policy\.pdf/);
   assert.equal(existsSync(out2), false);
+});
+
+test('--all over the demo estate with the demo attestations: every control has results, none is an error', async () => {
+  const out = join(work, 'all-controls');
+  const r = await run(['--all', '--replay', fixture('demo', 'replay'), '--out', out, '--format', 'json', '--attestations', fixture('demo', 'attestations')]);
+  assert.equal(r.code, 1, r.stderr);
+  const res = results(out);
+  const ids = res.controls.map((c) => c.id);
+  assert.ok(ids.length >= 8 && ['AI-DATA-01', 'AI-DATA-02', 'AI-RES-01', 'AI-RES-02', 'AI-MON-01', 'AI-CAP-01', 'AI-GOV-01', 'AI-SEC-01'].every((id) => ids.includes(id)), ids.join());
+  assert.equal(res.results.filter((x) => x.status === 'error').length, 0, JSON.stringify(res.results.filter((x) => x.status === 'error').map((x) => x.message)));
+  const status = (check: string, name: string) => res.results.find((x) => x.check === check && x.resourceName === name)?.status;
+  // The demo's intended mix: right in prod, wrong elsewhere, prod-only rules silent on dev.
+  assert.equal(status('record_plane_lifecycle_rule', 'staiprod01'), 'pass');
+  assert.equal(status('record_plane_lifecycle_rule', 'staidevlegacy'), 'fail');
+  assert.equal(status('postgres_zone_redundant_ha', 'psql-ai-prod'), 'pass');
+  assert.equal(status('postgres_zone_redundant_ha', 'psql-ai-uat'), 'fail');
+  assert.equal(status('postgres_zone_redundant_ha', 'psql-ai-dev'), 'not_applicable');
+  assert.equal(status('postgres_cpu_alert', 'psql-ai-prod'), 'pass');
+  assert.equal(status('postgres_vector_allowlisted', 'psql-ai-dev'), 'fail');
+  assert.equal(status('postgres_geo_redundant_backup', 'psql-ai-prod'), 'pass');
+  // AI-GOV-01: a current attestation passes, an expired one and a missing one await (manual), never pass.
+  const gov = res.results.filter((x) => x.control === 'AI-GOV-01').map((x) => `${x.resourceId} ${x.status}`).sort();
+  assert.deepEqual(gov, ['attestation://data-classification manual', 'attestation://encryption-policy manual', 'attestation://key-management-responsibilities pass']);
 });
