@@ -207,10 +207,13 @@ export async function collectInventory(
   }
   const metricAlerts: AzureDocument[] = [];
   const errorsBefore = ctx.errors.length;
-  await runGraphQuery(ctx, client, KQL_METRIC_ALERTS, subscriptions, managementGroups, METRIC_ALERT_TYPE, (row, response) => {
-    const stored = ctx.addDocument(row, response);
-    if (stored) metricAlerts.push(stored);
-  });
-  ctx.onProgress({ kind: 'inventory', family: 'metricalerts', resources: metricAlerts.length });
+  // Alerts are evidence about the servers; an inventory without PostgreSQL (shard discovery) does not need them.
+  if (families.includes('postgres')) {
+    await runGraphQuery(ctx, client, KQL_METRIC_ALERTS, subscriptions, managementGroups, METRIC_ALERT_TYPE, (row, response) => {
+      const stored = ctx.addDocument(row, response);
+      if (stored) metricAlerts.push(stored);
+    });
+    ctx.onProgress({ kind: 'inventory', family: 'metricalerts', resources: metricAlerts.length });
+  }
   return { byFamily, metricAlerts, metricAlertsComplete: ctx.errors.length === errorsBefore, subscriptionsReturned: [...subs].sort() };
 }
