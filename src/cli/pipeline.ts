@@ -10,6 +10,7 @@ import { serializeEvidence, writeBundle, type Signer } from '../evidence/index.j
 import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
 import { renderHtml } from '../reporters/html.js';
+import { printDetail } from '../reporters/view-model.js';
 import { renderJson } from '../reporters/json.js';
 import { FORMAT_FILES, type Format } from '../reporters/formats.js';
 import { renderOscal } from '../reporters/oscal.js';
@@ -155,16 +156,21 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     ? diffRuns(options.diffAgainst, { path: options.outDir, results, evidence, verification: 'unbundled' })
     : undefined;
   let html: string | undefined;
+  let printHtml: string | undefined;
   if (formats.has('html') || wantPdf) {
-    html = renderHtml(results, {
+    const packet = {
       evidenceIndex: serialized.index,
       organisation: options.organisation,
       controls: options.controls,
       documents: evidence.documents,
       pdfSignature,
       ...(diff ? { diff: diffViewModel(diff) } : {}),
-    });
+    };
+    html = renderHtml(results, packet);
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
+    // A large estate's PDF counts passing results per check (the HTML and results.json keep every row), so thousands
+    // of passing rows do not become thousands of pages; failing and unevaluated results are always printed in full.
+    printHtml = printDetail(results) === 'summary' ? renderHtml(results, { ...packet, passingDetail: 'summary' }) : html;
   }
   if (formats.has('oscal')) {
     const evidenceIndex = serialized.index.map((e) => ({ path: e.path, sha256: e.sha256, documents: serialized.documentIds[e.path] }));
@@ -172,12 +178,12 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   }
   if (formats.has('sarif')) files[FORMAT_FILES.sarif] = renderSarif(results, {});
   if (formats.has('junit')) files[FORMAT_FILES.junit] = renderJunit(results);
-  if (wantPdf && html !== undefined && pdfIdentity) {
+  if (wantPdf && printHtml !== undefined && pdfIdentity) {
     if (io.isTTY) io.stderr('rendering the PDF packet with Chromium...\n');
     // Loaded only when asked for: puppeteer-core is heavy and the other formats must work without a browser.
     const { renderPdf } = await import('../reporters/pdf.js');
     const ids = results.controls.map((c) => c.id);
-    const pdf = await renderPdf(html, {
+    const pdf = await renderPdf(printHtml, {
       title: `engram-audit ${ids.join(', ')}`,
       metadata: {
         author: options.organisation ?? 'engram-audit',

@@ -16,11 +16,34 @@ import { type CapturedResponse, withCapture } from './http.js';
  */
 export type { ListRecord } from '../model.js';
 
-/** Progress events for a terminal or a log; never carry secrets. */
+/**
+ * Progress events for a terminal or a log; never carry secrets. For an ETA: the `inventory` events give the resources
+ * found per family; each service task then ends with one `resource` event (a vault has two: keys and diagnostic
+ * settings). Per-request detail goes to `CollectOptions.onCall`.
+ */
 export type ProgressEvent =
   | { kind: 'inventory'; family: string; resources: number }
   | { kind: 'resource'; collector: string; resourceId: string; ok: boolean }
   | { kind: 'done'; documents: number; errors: number };
+
+/** Settings of a run that shape the SDK clients and the queries. */
+export interface ContextSettings {
+  /** ARM endpoint every management client is built with (e.g. a loopback fake Azure); default Azure public cloud. */
+  armEndpoint?: string;
+  /** `$top` of each Resource Graph page (1-1000); default none, i.e. the service's default page size. */
+  graphPageSize?: number;
+}
+
+const digests = new WeakMap<CapturedResponse, string>();
+/**
+ * SHA-256 of a response body, computed once per response: a Resource Graph page carries up to 1,000 rows, and hashing
+ * the whole page again for every row made inventory quadratic in the page size.
+ */
+function bodyDigest(response: CapturedResponse): string {
+  let d = digests.get(response);
+  if (d === undefined) digests.set(response, (d = sha256Hex(response.bodyText)));
+  return d;
+}
 
 /** Mutable state of one run. */
 export class CollectContext {
@@ -34,11 +57,19 @@ export class CollectContext {
     readonly httpClient: HttpClient,
     readonly source: 'azure' | 'replay',
     readonly onProgress: (event: ProgressEvent) => void = () => {},
+    readonly settings: ContextSettings = {},
   ) {}
 
-  /** Options every SDK client is built with: our HTTP layer, and the SDK's own retry off so retry lives once. */
-  clientOptions(): { httpClient: HttpClient; retryOptions: { maxRetries: number } } {
-    return { httpClient: this.httpClient, retryOptions: { maxRetries: 0 } };
+  /**
+   * Options every SDK client is built with: our HTTP layer, the SDK's own retry off so retry lives once, and the ARM
+   * endpoint when one is set (every client used here honours `endpoint`).
+   */
+  clientOptions(): { httpClient: HttpClient; retryOptions: { maxRetries: number }; endpoint?: string } {
+    return {
+      httpClient: this.httpClient,
+      retryOptions: { maxRetries: 0 },
+      ...(this.settings.armEndpoint ? { endpoint: this.settings.armEndpoint } : {}),
+    };
   }
 
   /**
@@ -58,7 +89,7 @@ export class CollectContext {
       status: response.status,
       ...(response.requestId ? { requestId: response.requestId } : {}),
       time: response.time,
-      bodySha256: sha256Hex(response.bodyText),
+      bodySha256: bodyDigest(response),
       redacted: changed,
     });
     return value;

@@ -6,8 +6,9 @@ import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
-import { createSharedHttpClient } from './http.js';
-import { collectInventory, METRIC_ALERT_TYPE } from './resource-graph.js';
+import { createSharedHttpClient, withTrustedCa, type CallEvent } from './http.js';
+import type { ThrottleLimits } from './throttle.js';
+import { collectInventory, METRIC_ALERT_TYPE, type Inventory } from './resource-graph.js';
 import { collectPostgresServer, postgresClients } from './postgres.js';
 import { collectStorageAccount, storageClients } from './storage.js';
 import { collectVaultKeys, keyVaultClients } from './keyvault.js';
@@ -16,7 +17,27 @@ import { canonicalJson } from '../util/canonical-json.js';
 
 export { resolveCredential, noCredentialsError, CREDENTIAL_SOURCES, MANAGEMENT_SCOPE } from './credential.js';
 export { createReplayClient, createRecordingClient, createReplayCredential, requestKey, type CassetteEntry } from './replay.js';
-export { createSharedHttpClient, withCapture, retryAfterMs, Semaphore, type CapturedResponse } from './http.js';
+export {
+  createSharedHttpClient,
+  withCapture,
+  withTrustedCa,
+  withHeadroom,
+  retryAfterMs,
+  Semaphore,
+  DEADLINE_EXCEEDED,
+  type CapturedResponse,
+  type CallEvent,
+} from './http.js';
+export {
+  AZURE_LIMITS,
+  TokenBucket,
+  Throttle,
+  throttleScopeOf,
+  parseQuotaResetsAfter,
+  type BucketLimit,
+  type ThrottleLimits,
+  type ThrottleScope,
+} from './throttle.js';
 export {
   KQL_STORAGE_ACCOUNTS,
   KQL_POSTGRES_FLEXIBLE_SERVERS,
@@ -41,8 +62,31 @@ export interface CollectOptions {
   /** Retries per request on 429/5xx/transport errors. Default 4. */
   maxRetries?: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once per finished HTTP request (status, attempts, time spent waiting for a token bucket): calls done, for an ETA. */
+  onCall?: (event: CallEvent) => void;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Where the clients send requests instead of Azure's public cloud: `arm` is passed as `endpoint` to every ARM client
+   * (Resource Graph included). For a loopback fake Azure; the default path is unchanged when absent.
+   */
+  endpoints?: { arm?: string };
+  /**
+   * A PEM CA certificate trusted for the `endpoints` origins only (a self-signed loopback server), so NODE_EXTRA_CA_CERTS
+   * need not be set before node starts. Ignored without `endpoints.arm` or when `httpClient` is given.
+   */
+  trustedCa?: string | Buffer;
+  /**
+   * Overall deadline in milliseconds: after it no request starts, waits or retries, and what is not done becomes
+   * CollectionErrors with code `DEADLINE_EXCEEDED` (never silently dropped). Default none.
+   */
+  deadlineMs?: number;
+  /** Token buckets per throttled scope; default {@link AZURE_LIMITS}; `false` for none. */
+  throttle?: ThrottleLimits | false;
+  /** Monotonic millisecond clock for pacing and the deadline (tests); default `performance.now()`. */
+  clock?: () => number;
+  /** Resource Graph page size (`$top`, 1-1000); default unset, i.e. the service's default page size. */
+  graphPageSize?: number;
 }
 
 /** What collect returns: the evidence set plus coverage facts and list records (see docs/collectors.md). */
@@ -55,15 +99,43 @@ export interface CollectResult extends EvidenceSet {
   lists: ListRecord[];
 }
 
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(width, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
+/**
+ * A work queue drained by `width` workers while producers may still add to it (the inventory hands over each family as
+ * its pages arrive). `close()` says no more will come; `done` resolves when every task has run.
+ */
+function workQueue(width: number): { add(tasks: Array<() => Promise<void>>, first?: boolean): void; close(): void; done: Promise<void> } {
+  const queue: Array<() => Promise<void>> = [];
+  let closed = false;
+  let waiters: Array<() => void> = [];
+  const wakeAll = () => {
+    const w = waiters;
+    waiters = [];
+    for (const r of w) r();
+  };
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const task = queue.shift();
+      if (task) {
+        await task();
+        continue;
+      }
+      if (closed) return;
+      await new Promise<void>((r) => waiters.push(r));
     }
-  });
-  await Promise.all(workers);
+  };
+  const done = Promise.all(Array.from({ length: Math.max(1, width) }, worker)).then(() => undefined);
+  return {
+    add(tasks, first = false) {
+      if (first) queue.unshift(...tasks);
+      else queue.push(...tasks);
+      wakeAll();
+    },
+    close() {
+      closed = true;
+      wakeAll();
+    },
+    done,
+  };
 }
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
@@ -75,34 +147,47 @@ const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase
  */
 export async function collect(options: CollectOptions): Promise<CollectResult> {
   const concurrency = options.concurrency ?? 8;
-  const shared = createSharedHttpClient(options.httpClient ?? createDefaultHttpClient(), {
+  const armEndpoint = options.endpoints?.arm?.replace(/\/+$/, '');
+  const trusted =
+    !options.httpClient && armEndpoint && options.trustedCa !== undefined
+      ? withTrustedCa(createDefaultHttpClient(), [armEndpoint], options.trustedCa)
+      : undefined;
+  const shared = createSharedHttpClient(options.httpClient ?? trusted ?? createDefaultHttpClient(), {
     concurrency,
     ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
+    ...(options.onCall ? { onCall: options.onCall } : {}),
   });
-  const source = options.scope.source === 'replay' ? 'replay' : 'azure';
-  const ctx = new CollectContext(options.credential, shared, source, options.onProgress);
-  const requested = [...new Set(options.scope.subscriptions.map((s) => s.toLowerCase()))].sort();
-
-  const inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags);
-  for (const sub of requested) {
-    if (!inventory.subscriptionsReturned.includes(sub) && !ctx.errors.some((e) => e.collector === 'resource-graph')) {
-      ctx.errors.push({
-        collector: 'resource-graph',
-        scope: `/subscriptions/${sub}`,
-        code: 'SUBSCRIPTION_NOT_VISIBLE',
-        message: `subscription ${sub} was requested but Resource Graph did not return it (no access, wrong tenant, or it does not exist)`,
-      });
-    }
+  try {
+    return await collectWith(options, shared, armEndpoint, concurrency);
+  } finally {
+    shared.dispose();
+    trusted?.destroy();
   }
+}
+
+async function collectWith(
+  options: CollectOptions,
+  shared: ReturnType<typeof createSharedHttpClient>,
+  armEndpoint: string | undefined,
+  concurrency: number,
+): Promise<CollectResult> {
+  const source = options.scope.source === 'replay' ? 'replay' : 'azure';
+  const ctx = new CollectContext(options.credential, shared, source, options.onProgress, {
+    ...(armEndpoint ? { armEndpoint } : {}),
+    ...(options.graphPageSize !== undefined ? { graphPageSize: options.graphPageSize } : {}),
+  });
+  const requested = [...new Set(options.scope.subscriptions.map((s) => s.toLowerCase()))].sort();
 
   const pg = postgresClients(ctx);
   const st = storageClients(ctx);
   const kv = keyVaultClients(ctx);
   const mon = monitorClients(ctx);
   type Task = () => Promise<void>;
-  const tasks: Task[] = [];
   const guarded = (collector: string, doc: AzureDocument, fn: () => Promise<void>): Task => async () => {
     try {
       await fn();
@@ -113,31 +198,59 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
       options.onProgress?.({ kind: 'resource', collector, resourceId: doc.id, ok: false });
     }
   };
-  for (const s of inventory.byFamily.postgres) {
-    tasks.push(guarded('postgres', s, () => collectPostgresServer(ctx, s, pg)));
-    tasks.push(guarded('monitor', s, () => collectDiagnosticSettings(ctx, s, mon)));
-    if (!inventory.metricAlertsComplete) {
-      // Without the full alert list, "no alert watches this server" cannot be told from "not read": an error for it.
+  // Service calls start as soon as a family's inventory is in. A vault's keys are the longest chain (list, then one GET
+  // per key, in sequence), so they go to the front of the queue; outputs are sorted afterwards, so order changes no byte.
+  const work = workQueue(concurrency * 2);
+  let inventory: Inventory;
+  try {
+    inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags, undefined, (family, docs) => {
+      if (family === 'storage') {
+        work.add(docs.map((a) => guarded('storage', a, () => collectStorageAccount(ctx, a, st))));
+        // Blob logs (StorageRead/Write/Delete) are configured on the blob service, not the account.
+        work.add(docs.map((a) => guarded('monitor', a, () => collectDiagnosticSettings(ctx, { id: `${a.id}/blobServices/default` }, mon))));
+      }
+      if (family === 'postgres') {
+        work.add(docs.map((s) => guarded('postgres', s, () => collectPostgresServer(ctx, s, pg))));
+        work.add(docs.map((s) => guarded('monitor', s, () => collectDiagnosticSettings(ctx, s, mon))));
+      }
+      if (family === 'keyvault') {
+        work.add(docs.map((v) => guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv))), true);
+        work.add(docs.map((v) => guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon))));
+      }
+    });
+  } catch (err) {
+    // Not expected (the inventory records its failures), but never leave workers running behind a throw.
+    work.close();
+    await work.done;
+    throw err;
+  }
+  work.close();
+  if (!inventory.metricAlertsComplete) {
+    // Without the full alert list, "no alert watches this server" cannot be told from "not read": an error for each,
+    // with the code of the query's own failure (AuthorizationFailed, DEADLINE_EXCEEDED, GRAPH_RESULT_TRUNCATED, ...).
+    const cause = ctx.errors.find((e) => e.collector === 'resource-graph' && e.resourceId === undefined && e.resourceType === METRIC_ALERT_TYPE);
+    for (const s of inventory.byFamily.postgres) {
       ctx.errors.push({
         collector: 'resource-graph',
         scope: s.id,
         resourceId: s.id,
         resourceType: METRIC_ALERT_TYPE,
-        code: 'METRIC_ALERTS_INCOMPLETE',
-        message: 'the metric alert rules could not all be listed (see the resource-graph error for microsoft.insights/metricalerts)',
+        code: cause?.code ?? 'METRIC_ALERTS_INCOMPLETE',
+        message: `the metric alert rules could not all be listed, so no alert can be judged for this server${cause ? ` (${cause.message})` : ''}`,
       });
     }
   }
-  for (const a of inventory.byFamily.storage) {
-    tasks.push(guarded('storage', a, () => collectStorageAccount(ctx, a, st)));
-    // Blob logs (StorageRead/Write/Delete) are configured on the blob service, not the account.
-    tasks.push(guarded('monitor', a, () => collectDiagnosticSettings(ctx, { id: `${a.id}/blobServices/default` }, mon)));
+  for (const sub of requested) {
+    if (!inventory.subscriptionsReturned.includes(sub) && !ctx.errors.some((e) => e.collector === 'resource-graph')) {
+      ctx.errors.push({
+        collector: 'resource-graph',
+        scope: `/subscriptions/${sub}`,
+        code: 'SUBSCRIPTION_NOT_VISIBLE',
+        message: `subscription ${sub} was requested but Resource Graph did not return it (no access, wrong tenant, or it does not exist)`,
+      });
+    }
   }
-  for (const v of inventory.byFamily.keyvault) {
-    tasks.push(guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv)));
-    tasks.push(guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon)));
-  }
-  await pool(tasks, concurrency * 2, (t) => t());
+  await work.done;
 
   const documents = [...ctx.documents.values()].sort(byId);
   const provenance = [...ctx.provenance.values()].sort((a, b) => byId({ id: a.documentId }, { id: b.documentId }));

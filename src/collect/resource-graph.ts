@@ -131,7 +131,11 @@ export async function runGraphQuery(
             query,
             ...(scope.subscriptions ? { subscriptions: scope.subscriptions } : {}),
             ...(scope.managementGroups ? { managementGroups: scope.managementGroups } : {}),
-            options: { resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+            options: {
+              resultFormat: 'objectArray',
+              ...(ctx.settings.graphPageSize !== undefined ? { top: ctx.settings.graphPageSize } : {}),
+              ...(skipToken ? { skipToken } : {}),
+            },
           }),
         ));
       } catch (err) {
@@ -183,13 +187,17 @@ export interface Inventory {
   subscriptionsReturned: string[];
 }
 
-/** Lists the visible subscriptions, then each family, storing every row as a main resource document. */
+/**
+ * Lists the visible subscriptions, then each family, storing every row as a main resource document. `onFamily` gets
+ * each family as soon as its pages are in, so service calls can start while the next family is still being listed.
+ */
 export async function collectInventory(
   ctx: CollectContext,
   subscriptions: string[],
   managementGroups: string[],
   tags: Record<string, string>,
   families: readonly ResourceFamily[] = ['storage', 'postgres', 'keyvault'],
+  onFamily?: (family: ResourceFamily, documents: AzureDocument[]) => void,
 ): Promise<Inventory> {
   const client = new ResourceGraphClient(ctx.credential, ctx.clientOptions());
   const subs = new Set<string>();
@@ -204,8 +212,10 @@ export async function collectInventory(
       if (stored) byFamily[family].push(stored);
     });
     ctx.onProgress({ kind: 'inventory', family, resources: byFamily[family].length });
+    onFamily?.(family, byFamily[family]);
   }
   const metricAlerts: AzureDocument[] = [];
+  // Service calls run while the inventory is listed, so only this query's own errors say the alert list is incomplete.
   const errorsBefore = ctx.errors.length;
   // Alerts are evidence about the servers; an inventory without PostgreSQL (shard discovery) does not need them.
   if (families.includes('postgres')) {
@@ -215,5 +225,5 @@ export async function collectInventory(
     });
     ctx.onProgress({ kind: 'inventory', family: 'metricalerts', resources: metricAlerts.length });
   }
-  return { byFamily, metricAlerts, metricAlertsComplete: ctx.errors.length === errorsBefore, subscriptionsReturned: [...subs].sort() };
+  return { byFamily, metricAlerts, metricAlertsComplete: !ctx.errors.slice(errorsBefore).some((e) => e.collector === 'resource-graph' && e.resourceType === METRIC_ALERT_TYPE), subscriptionsReturned: [...subs].sort() };
 }

@@ -109,6 +109,28 @@ export interface PacketOptions {
   reference?: NistReference;
   /** Changes since a previous run (`engram-audit diff`), shown as their own section when given. */
   diff?: DiffViewModel;
+  /**
+   * `full` lists every passing, not-applicable and manual result; `summary` gives counts per check instead (failing
+   * and unevaluated results are always listed in full). Default `full`; the PDF of a large estate uses `summary`
+   * (see {@link printDetail}) so that thousands of passing rows do not become thousands of pages.
+   */
+  passingDetail?: 'full' | 'summary';
+}
+
+/** Passing results above which the printed packet summarises passing results per check. */
+export const PRINT_FULL_DETAIL_LIMIT = 1500;
+
+/** The detail level for the printed packet of `results`: full unless the passing results are too many to print. */
+export function printDetail(results: ResultsFile): 'full' | 'summary' {
+  const listed = results.results.filter((r) => r.status === 'pass' || r.status === 'not_applicable' || r.status === 'manual').length;
+  return listed > PRINT_FULL_DETAIL_LIMIT ? 'summary' : 'full';
+}
+
+/** Counts per check, for the summarised form of a long list of results. */
+function perCheckCounts(results: Result[]): { check: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const r of results) counts.set(r.check, (counts.get(r.check) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([check, count]) => ({ check, count }));
 }
 
 const STATUS_LABELS: Record<Status, string> = {
@@ -444,6 +466,7 @@ function controlSections(
   reference: NistReference | undefined,
   waivers: PacketWaiver[],
   attestations: PacketAttestation[],
+  detail: 'full' | 'summary' = 'full',
 ) {
   const defs = new Map((definitions ?? []).map((d) => [d.id.toUpperCase(), d]));
   return results.controls.map((c, ci) => {
@@ -494,8 +517,22 @@ function controlSections(
       checks,
       findingGroups: findingGroups(findings, checkDefs),
       findingCount: findings.length,
-      passing: mine.filter((r) => r.status === 'pass').map((r, i) => resultView(r, i)),
-      other: mine.filter((r) => r.status === 'not_applicable' || r.status === 'manual').map((r, i) => resultView(r, i)),
+      ...(() => {
+        const passing = mine.filter((r) => r.status === 'pass');
+        const other = mine.filter((r) => r.status === 'not_applicable' || r.status === 'manual');
+        if (detail === 'summary') {
+          return {
+            passing: [],
+            other: [],
+            summarised: true,
+            passingTotal: passing.length,
+            otherTotal: other.length,
+            passingByCheck: perCheckCounts(passing),
+            otherByCheck: perCheckCounts(other),
+          };
+        }
+        return { passing: passing.map((r, i) => resultView(r, i)), other: other.map((r, i) => resultView(r, i)), summarised: false };
+      })(),
       waivers: waivers.filter((w) => w.control.toUpperCase() === c.id.toUpperCase()),
       attestations: attestations.filter((a) => a.control.toUpperCase() === c.id.toUpperCase()),
     };
@@ -551,7 +588,7 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
       policy_definition_id: k.policy_definition_id,
     })),
   }));
-  const controls = controlSections(results, all, redactValue(definitions).value, options.reference, waivers, attestations);
+  const controls = controlSections(results, all, redactValue(definitions).value, options.reference, waivers, attestations, options.passingDetail ?? 'full');
   const observations = redactValue(probeView(options.documents)).value;
   const organisation = options.organisation !== undefined ? redactValue(options.organisation).value : undefined;
   return {
