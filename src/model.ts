@@ -155,6 +155,60 @@ export interface Result {
   /** The exact request or Resource Graph query and JSON path an auditor can re-check. */
   reperform?: string;
   policyDefinitionId?: string;
+  /**
+   * True when an in-force waiver covers this failure. The status stays `fail` (the resource is not compliant); exit
+   * codes and the "findings" counts leave it out, and every output shows it as waived with `waiver`.
+   */
+  waived?: boolean;
+  /** The waiver that covers this failure (set with `waived`). */
+  waiver?: AppliedWaiver;
+}
+
+/** The parts of a waiver a waived result carries (docs/waivers.md). */
+export interface AppliedWaiver {
+  id: string;
+  justification: string;
+  approver: string;
+  /** Last day the waiver is in force (YYYY-MM-DD, inclusive, UTC). */
+  expires: string;
+  compensatingControl: string;
+  /** Waiver file and 1-based line of the entry. */
+  file?: string;
+  line?: number;
+}
+
+/**
+ * What became of one waiver in a run: `applied` (waived `matched` failures), `expired` (past its date; the `matched`
+ * failures it names stay findings) or `unmatched` (no failing result matched it: fixed, mistyped, or out of scope).
+ */
+export interface WaiverOutcome extends AppliedWaiver {
+  control: string;
+  check: string;
+  /** Resource id or glob pattern, as written. */
+  resource: string;
+  state: 'applied' | 'expired' | 'unmatched';
+  /** Failing results it matched (for `expired`: would have matched). */
+  matched: number;
+  /** Resource ids of those results, sorted. */
+  resources: string[];
+}
+
+/** An attestation in a run (docs/attestations.md): a manual statement with owner, dates and digested evidence files. */
+export interface AttestationSummary {
+  /** `attestation://<file stem>`, the evidence document id. */
+  id: string;
+  /** The id of the check the attestation satisfies, as written (e.g. `key_management_responsibilities_attested`). */
+  check: string;
+  statement: string;
+  owner: string;
+  /** Date attested (YYYY-MM-DD). */
+  date: string;
+  /** Last day in force (YYYY-MM-DD, inclusive, UTC). */
+  expires: string;
+  /** True when `expires` is before the run's date. */
+  expired: boolean;
+  /** Attached files, paths relative to the bundle's attestations/ directory, with SHA-256. */
+  evidence: Array<{ path: string; sha256: string }>;
 }
 
 export type StatusCounts = Record<Status, number>;
@@ -164,6 +218,8 @@ export interface ControlSummary {
   title: string;
   status: Status;
   counts: StatusCounts;
+  /** How many of `counts.fail` are covered by an in-force waiver (absent = none or no waivers given). */
+  waived?: number;
   nistAiRmf: string[];
   sp80053: string[];
 }
@@ -198,6 +254,10 @@ export interface ResultsFile {
   signing?: SigningInfo;
   controls: ControlSummary[];
   results: Result[];
+  /** Every waiver given with --waivers and what became of it (absent when no waiver file was given). */
+  waivers?: WaiverOutcome[];
+  /** Every attestation given with --attestations (absent when none were given). */
+  attestations?: AttestationSummary[];
 }
 
 export function emptyCounts(): StatusCounts {

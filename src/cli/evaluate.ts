@@ -9,6 +9,8 @@ import { parseFormats } from '../reporters/formats.js';
 import { parse } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { loadWaivers } from '../policy/waivers.js';
+import { loadAttestations } from '../policy/attestations.js';
 import { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './scan.js';
 
 export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
@@ -30,6 +32,8 @@ Options:
   --org NAME              the organisation assessed (packet cover, PDF author)
   --diff-against PREV     a previous bundle: adds a "Changes since the previous run" section to the packet
   --fail-on SEVERITY      exit 1 only for failures at or above this severity (default: low)
+  --waivers FILE          approved exceptions (YAML, docs/waivers.md); waived failures do not count for the exit code
+  --attestations PATH     attestation YAML files or directories (repeatable; docs/attestations.md)
   --demo                  label every output DEMO DATA (for sample snapshots)
 
 Example:
@@ -46,6 +50,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     ...SIGNING_FLAGS,
     'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
+    waivers: { type: 'string' },
+    attestations: { type: 'string', multiple: true },
     demo: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -67,6 +73,9 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
   const signer = await signerFromFlags(values, io);
+  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
+  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
+  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
   const evidencePath = resolve(io.cwd, values.evidence);
   const evidence = await loadSnapshot(evidencePath);
   const scope: Scope = {
@@ -88,6 +97,8 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     failOn,
     startedAt,
     io,
+    ...(waivers ? { waivers } : {}),
+    ...(attestations ? { attestations } : {}),
   });
   return outcome.exitCode;
 }

@@ -24,6 +24,14 @@ import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
 import { identityKeyFingerprint, signPdf } from '../evidence/pdf-sign.js';
 import { ephemeralPdfIdentity } from '../evidence/signing.js';
 import { EXIT, type CliIo } from './io.js';
+import { applyWaivers, waiverWarnings, type Waiver } from '../policy/waivers.js';
+import {
+  attestationBundleFiles,
+  attestationDocument,
+  attestationProvenance,
+  attestationSummaries,
+  type Attestation,
+} from '../policy/attestations.js';
 
 export interface RunOptions {
   controls: Control[];
@@ -39,6 +47,10 @@ export interface RunOptions {
   failOn: Severity;
   startedAt: Date;
   io: CliIo;
+  /** Waivers from --waivers (absent: none given, and results.json carries no `waivers` block). */
+  waivers?: Waiver[];
+  /** Attestations from --attestations: they join the evidence as documents and are copied into the bundle. */
+  attestations?: Attestation[];
   /** A previous run (`--diff-against`): the packet gets a "Changes since the previous run" section. */
   diffAgainst?: DiffSide;
 }
@@ -75,7 +87,8 @@ function coverageOf(evidence: EvidenceSet, scope: Scope): Coverage {
 /** Exit code per DESIGN.md contract 4, counting only failures at or above `failOn`. */
 export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
   const threshold = SEVERITIES.indexOf(failOn);
-  const failing = results.results.some((r) => r.status === 'fail' && SEVERITIES.indexOf(r.severity) <= threshold);
+  // A failure under an in-force waiver is an accepted risk, not a finding.
+  const failing = results.results.some((r) => r.status === 'fail' && !r.waived && SEVERITIES.indexOf(r.severity) <= threshold);
   if (failing) return EXIT.FINDINGS;
   // A manual check still awaiting its attestation has not been shown to hold: the run is incomplete, never clean.
   const incomplete =
@@ -86,8 +99,23 @@ export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
 
 /** Evaluates, renders every requested format, writes the signed bundle and prints the summary. */
 export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
-  const { io, evidence, scope } = options;
-  const evaluation = evaluate(evidence, options.controls, { now: options.startedAt });
+  const { io, scope } = options;
+  const attestations = options.attestations ?? [];
+  const evidence: EvidenceSet = attestations.length
+    ? {
+        ...options.evidence,
+        documents: [...options.evidence.documents, ...attestations.map(attestationDocument)],
+        provenance: [...options.evidence.provenance, ...attestations.map((a) => attestationProvenance(a, options.startedAt))],
+      }
+    : options.evidence;
+  let evaluation = evaluate(evidence, options.controls, { now: options.startedAt });
+  let waiverOutcomes;
+  if (options.waivers) {
+    const w = applyWaivers(evaluation.results, evaluation.controls, options.waivers, options.startedAt);
+    evaluation = { results: w.results, controls: w.controls };
+    waiverOutcomes = w.outcomes;
+    for (const line of waiverWarnings(w.outcomes)) io.stderr(`engram-audit: warning: ${line}\n`);
+  }
   const results: ResultsFile = {
     tool: 'engram-audit',
     version: toolVersion(),
@@ -99,10 +127,13 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     signing: options.signer.info,
     controls: evaluation.controls,
     results: evaluation.results,
+    ...(waiverOutcomes ? { waivers: waiverOutcomes } : {}),
+    ...(options.attestations ? { attestations: attestationSummaries(attestations, options.startedAt) } : {}),
   };
 
   const serialized = serializeEvidence(evidence);
-  const files: Record<string, string | Buffer> = {};
+  // Attestation YAMLs and their attached files go into the bundle, so SHA256SUMS and the signature cover them.
+  const files: Record<string, string | Buffer> = { ...attestationBundleFiles(attestations) };
   files[FORMAT_FILES.json] = renderJson(results);
   const formats = new Set(options.formats);
   const wantPdf = formats.has('pdf');
@@ -204,16 +235,22 @@ function printSummary(io: CliIo, results: ResultsFile, outDir: string): void {
   lines.push(`engram-audit ${results.version}: ${results.scope.source} evidence${demo}, ${results.coverage.documents} documents`);
   for (const c of results.controls) {
     const counts = STATUS_ORDER.filter((s) => c.counts[s] > 0)
-      .map((s) => `${c.counts[s]} ${s}`)
+      .map((s) => (s === 'fail' && c.waived ? `${c.counts[s]} fail (${c.waived} waived)` : `${c.counts[s]} ${s}`))
       .join(', ');
     lines.push(`  ${c.id} ${c.title}: ${c.status.toUpperCase()} (${counts || 'no results'})`);
   }
-  const failing = results.results.filter((r) => r.status === 'fail');
+  const failing = results.results.filter((r) => r.status === 'fail' && !r.waived);
   const shown = failing.slice(0, 15);
   if (shown.length > 0) {
     lines.push('', 'Failing:');
     for (const r of shown) lines.push(`  [${r.severity}] ${r.check} ${r.resourceName}: ${r.message}`);
     if (failing.length > shown.length) lines.push(`  ... and ${failing.length - shown.length} more in results.json`);
+  }
+  const waived = results.results.filter((r) => r.waived);
+  if (waived.length > 0) {
+    lines.push('', `Waived (${waived.length}, not counted as findings):`);
+    for (const r of waived.slice(0, 10)) lines.push(`  [${r.severity}] ${r.check} ${r.resourceName}: waiver ${r.waiver?.id} approved by ${r.waiver?.approver}, until ${r.waiver?.expires}`);
+    if (waived.length > 10) lines.push(`  ... and ${waived.length - 10} more in results.json`);
   }
   const errors = results.results.filter((r) => r.status === 'error');
   if (errors.length > 0) {

@@ -27,6 +27,8 @@ import { runProbes, type ProbeLevel } from '../probes/run.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
+import { loadWaivers } from '../policy/waivers.js';
+import { loadAttestations } from '../policy/attestations.js';
 import { formatShard, parseShard } from '../bundle-ops/shard.js';
 import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
 
@@ -70,6 +72,13 @@ Output:
                           section (new failures, fixed, new and removed resources, changed evidence)
   --fail-on SEVERITY      exit 1 only for failures at or above critical|high|medium|low|info (default: low)
   --concurrency N         parallel Azure requests (default 8)
+
+Exceptions and attestations:
+  --waivers FILE          approved exceptions (YAML, docs/waivers.md): a waived failure stays visible, marked waived
+                          with its justification and approver, and does not count for the exit code; an expired waiver
+                          no longer applies; a waiver that matches nothing is reported
+  --attestations PATH     attestation YAML files, or directories of them (repeatable; docs/attestations.md): they enter
+                          the evidence for AI-GOV-01, and they and their attached files are copied into the bundle
 
 Probes (active checks of the live services; their observations enter the evidence and the checks):
   --probes LEVEL          none (default) | safe: TLS floor of every PostgreSQL, blob and vault endpoint, Key Vault
@@ -197,6 +206,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     ...SIGNING_FLAGS,
     'diff-against': { type: 'string' },
     'fail-on': { type: 'string' },
+    waivers: { type: 'string' },
+    attestations: { type: 'string', multiple: true },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
     'probe-postgres-user': { type: 'string' },
@@ -236,6 +247,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const catalog = await loadCatalog();
   const controls = selectControls(catalog, ids);
   const signer = await signerFromFlags(values, io);
+  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
+  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
+  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
 
   const scope: Scope = {
     subscriptions: parseSubscriptions(values.subscription),
@@ -311,6 +325,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     failOn,
     startedAt,
     io,
+    ...(waivers ? { waivers } : {}),
+    ...(attestations ? { attestations } : {}),
   });
   return outcome.exitCode;
 }

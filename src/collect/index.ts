@@ -8,7 +8,7 @@ import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
 import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
 import { createSharedHttpClient, withTrustedCa, type CallEvent } from './http.js';
 import type { ThrottleLimits } from './throttle.js';
-import { collectInventory, type Inventory } from './resource-graph.js';
+import { collectInventory, METRIC_ALERT_TYPE, type Inventory } from './resource-graph.js';
 import { collectPostgresServer, postgresClients } from './postgres.js';
 import { collectStorageAccount, storageClients } from './storage.js';
 import { collectVaultKeys, keyVaultClients } from './keyvault.js';
@@ -42,6 +42,8 @@ export {
   KQL_STORAGE_ACCOUNTS,
   KQL_POSTGRES_FLEXIBLE_SERVERS,
   KQL_KEY_VAULTS,
+  KQL_METRIC_ALERTS,
+  METRIC_ALERT_TYPE,
   KQL_SUBSCRIPTIONS,
   buildFamilyQuery,
   kqlString,
@@ -139,7 +141,7 @@ function workQueue(width: number): { add(tasks: Array<() => Promise<void>>, firs
 const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
 
 /**
- * Collects the AI-SEC-01 evidence for `scope`. A failed call never throws out of here: it becomes a CollectionError
+ * Collects the evidence of every control for `scope` (docs/collectors.md lists each document and its API). A failed call never throws out of here: it becomes a CollectionError
  * (collector, scope, resourceId, resourceType, code, message) and everything else is still collected. Output order is
  * sorted by id so the same estate gives the same bytes.
  */
@@ -202,8 +204,15 @@ async function collectWith(
   let inventory: Inventory;
   try {
     inventory = await collectInventory(ctx, requested, options.scope.managementGroups, options.scope.tags, undefined, (family, docs) => {
-      if (family === 'storage') work.add(docs.map((a) => guarded('storage', a, () => collectStorageAccount(ctx, a, st))));
-      if (family === 'postgres') work.add(docs.map((s) => guarded('postgres', s, () => collectPostgresServer(ctx, s, pg))));
+      if (family === 'storage') {
+        work.add(docs.map((a) => guarded('storage', a, () => collectStorageAccount(ctx, a, st))));
+        // Blob logs (StorageRead/Write/Delete) are configured on the blob service, not the account.
+        work.add(docs.map((a) => guarded('monitor', a, () => collectDiagnosticSettings(ctx, { id: `${a.id}/blobServices/default` }, mon))));
+      }
+      if (family === 'postgres') {
+        work.add(docs.map((s) => guarded('postgres', s, () => collectPostgresServer(ctx, s, pg))));
+        work.add(docs.map((s) => guarded('monitor', s, () => collectDiagnosticSettings(ctx, s, mon))));
+      }
       if (family === 'keyvault') {
         work.add(docs.map((v) => guarded('keyvault', v, () => collectVaultKeys(ctx, v, kv))), true);
         work.add(docs.map((v) => guarded('monitor', v, () => collectDiagnosticSettings(ctx, v, mon))));
@@ -216,6 +225,21 @@ async function collectWith(
     throw err;
   }
   work.close();
+  if (!inventory.metricAlertsComplete) {
+    // Without the full alert list, "no alert watches this server" cannot be told from "not read": an error for each,
+    // with the code of the query's own failure (AuthorizationFailed, DEADLINE_EXCEEDED, GRAPH_RESULT_TRUNCATED, ...).
+    const cause = ctx.errors.find((e) => e.collector === 'resource-graph' && e.resourceId === undefined && e.resourceType === METRIC_ALERT_TYPE);
+    for (const s of inventory.byFamily.postgres) {
+      ctx.errors.push({
+        collector: 'resource-graph',
+        scope: s.id,
+        resourceId: s.id,
+        resourceType: METRIC_ALERT_TYPE,
+        code: cause?.code ?? 'METRIC_ALERTS_INCOMPLETE',
+        message: `the metric alert rules could not all be listed, so no alert can be judged for this server${cause ? ` (${cause.message})` : ''}`,
+      });
+    }
+  }
   for (const sub of requested) {
     if (!inventory.subscriptionsReturned.includes(sub) && !ctx.errors.some((e) => e.collector === 'resource-graph')) {
       ctx.errors.push({

@@ -1,10 +1,11 @@
 /**
  * Diagnostic settings of a resource (@azure/arm-monitor 7, api-version 2017-05-01-preview), stored as separate
- * documents with ids `<resourceId>/providers/microsoft.insights/diagnosticSettings/<name>`.
+ * documents with ids `<resourceId>/providers/microsoft.insights/diagnosticSettings/<name>`. The resource may be a
+ * top-level resource (vault, server) or a child (`<account>/blobServices/default`, where blob logs are configured).
  */
 import { MonitorClient } from '@azure/arm-monitor';
 import type { AzureDocument } from '../model.js';
-import { type CollectContext, parseResourceId } from './context.js';
+import type { CollectContext } from './context.js';
 
 export const DIAGNOSTIC_SETTINGS_TYPE = 'microsoft.insights/diagnosticsettings';
 
@@ -16,10 +17,11 @@ export function diagnosticSettingId(resourceId: string, name: string): string {
 /** Lists the diagnostic settings of one resource; an empty list is recorded as collected (count 0). */
 export async function collectDiagnosticSettings(
   ctx: CollectContext,
-  resource: AzureDocument,
+  resource: Pick<AzureDocument, 'id'>,
   clientFor: (subscriptionId: string) => MonitorClient,
 ): Promise<void> {
-  const { subscriptionId } = parseResourceId(resource.id);
+  const subscriptionId = /^\/subscriptions\/([^/]+)\//i.exec(resource.id)?.[1];
+  if (!subscriptionId) throw new Error(`not an ARM resource id: ${resource.id}`);
   const client = clientFor(subscriptionId);
   await ctx.captureList(
     {

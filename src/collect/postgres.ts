@@ -1,13 +1,17 @@
 /**
- * PostgreSQL flexible server children the graph lacks: the two TLS server parameters and the firewall rules, through
+ * PostgreSQL flexible server children the graph lacks: four server parameters and the firewall rules, through
  * @azure/arm-postgresql-flexible 9 (api-version 2025-08-01), stored as their wire bodies.
  */
 import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import type { AzureDocument } from '../model.js';
 import { type CollectContext, drain, parseResourceId } from './context.js';
 
-/** The server parameters AI-SEC-01 reads (each fetched with Configurations_Get). */
-export const POSTGRES_CONFIGURATIONS = ['require_secure_transport', 'ssl_min_protocol_version'] as const;
+/**
+ * The server parameters the controls read, each fetched with Configurations_Get: the TLS pair (AI-SEC-01),
+ * `azure.extensions` (the pgvector allow-list, AI-CAP-01) and `max_connections` (the connection alert threshold is a
+ * share of it, AI-MON-01).
+ */
+export const POSTGRES_CONFIGURATIONS = ['require_secure_transport', 'ssl_min_protocol_version', 'azure.extensions', 'max_connections'] as const;
 
 /** Collects configurations and firewall rules of one server; failures become CollectionErrors for that server. */
 export async function collectPostgresServer(

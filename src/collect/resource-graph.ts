@@ -26,6 +26,13 @@ export const KQL_POSTGRES_FLEXIBLE_SERVERS =
   "Resources | where type =~ 'microsoft.dbforpostgresql/flexibleservers' | order by id asc";
 /** KQL for key vaults (no tag filter). */
 export const KQL_KEY_VAULTS = "Resources | where type =~ 'microsoft.keyvault/vaults' | order by id asc";
+/**
+ * KQL for metric alert rules. Never tag-filtered: alerts are evidence about the servers they watch (their
+ * `properties.scopes`), and an ops team rarely tags them like the workload, so `--tag environment=prod` must not hide them.
+ */
+export const KQL_METRIC_ALERTS = "Resources | where type =~ 'microsoft.insights/metricalerts' | order by id asc";
+/** Lower-case type of metric alert rules. */
+export const METRIC_ALERT_TYPE = 'microsoft.insights/metricalerts';
 /** KQL listing the subscriptions the credential can see (coverage: requested vs returned). */
 export const KQL_SUBSCRIPTIONS =
   "ResourceContainers | where type =~ 'microsoft.resources/subscriptions' | project subscriptionId, name | order by subscriptionId asc";
@@ -172,6 +179,10 @@ export async function runGraphQuery(
 /** Inventory result: main resource documents per family and the subscriptions Resource Graph could see. */
 export interface Inventory {
   byFamily: Record<ResourceFamily, AzureDocument[]>;
+  /** Metric alert rules in scope (top-level `microsoft.insights/metricalerts` documents). */
+  metricAlerts: AzureDocument[];
+  /** False when the metric alert query failed or was truncated (the caller turns that into per-server errors). */
+  metricAlertsComplete: boolean;
   /** Subscription ids the credential can see within the requested scope (lower-case), sorted. */
   subscriptionsReturned: string[];
 }
@@ -203,5 +214,16 @@ export async function collectInventory(
     ctx.onProgress({ kind: 'inventory', family, resources: byFamily[family].length });
     onFamily?.(family, byFamily[family]);
   }
-  return { byFamily, subscriptionsReturned: [...subs].sort() };
+  const metricAlerts: AzureDocument[] = [];
+  // Service calls run while the inventory is listed, so only this query's own errors say the alert list is incomplete.
+  const errorsBefore = ctx.errors.length;
+  // Alerts are evidence about the servers; an inventory without PostgreSQL (shard discovery) does not need them.
+  if (families.includes('postgres')) {
+    await runGraphQuery(ctx, client, KQL_METRIC_ALERTS, subscriptions, managementGroups, METRIC_ALERT_TYPE, (row, response) => {
+      const stored = ctx.addDocument(row, response);
+      if (stored) metricAlerts.push(stored);
+    });
+    ctx.onProgress({ kind: 'inventory', family: 'metricalerts', resources: metricAlerts.length });
+  }
+  return { byFamily, metricAlerts, metricAlertsComplete: !ctx.errors.slice(errorsBefore).some((e) => e.collector === 'resource-graph' && e.resourceType === METRIC_ALERT_TYPE), subscriptionsReturned: [...subs].sort() };
 }

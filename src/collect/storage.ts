@@ -1,10 +1,20 @@
 /**
- * Storage account children the graph lacks: blob service properties, containers (publicAccess) and the lifecycle
- * management policy, through @azure/arm-storage 20 (api-version 2025-08-01), stored as their wire bodies.
+ * Storage account children the graph lacks: blob service properties, containers (publicAccess; a GET for those under a
+ * retention policy or legal hold, whose details only the GET carries) and the lifecycle management policy, through
+ * @azure/arm-storage 20 (api-version 2025-08-01), stored as their wire bodies.
  */
 import { StorageManagementClient } from '@azure/arm-storage';
 import type { AzureDocument } from '../model.js';
 import { type CollectContext, drain, parseResourceId } from './context.js';
+
+export const CONTAINER_TYPE = 'microsoft.storage/storageaccounts/blobservices/containers';
+
+/** True when a listed container has a retention policy or legal hold (case-insensitive `true`, as the wire may vary). */
+export function needsContainerGet(container: AzureDocument): boolean {
+  const p = container.properties ?? {};
+  const yes = (v: unknown) => v === true || String(v).toLowerCase() === 'true';
+  return yes(p.hasImmutabilityPolicy) || yes(p.hasLegalHold);
+}
 
 /** Collects one account's children; failures become CollectionErrors for that account. */
 export async function collectStorageAccount(
@@ -19,15 +29,26 @@ export async function collectStorageAccount(
     { collector: 'storage.blobServices', scope, resourceId: account.id, resourceType: 'microsoft.storage/storageaccounts/blobservices' },
     () => client.blobServices.getServiceProperties(resourceGroup, name),
   );
-  await ctx.captureList(
+  const containers = await ctx.captureList(
     {
       collector: 'storage.containers',
       scope,
       resourceId: account.id,
-      resourceType: 'microsoft.storage/storageaccounts/blobservices/containers',
+      resourceType: CONTAINER_TYPE,
     },
     () => drain(client.blobContainers.list(resourceGroup, name)),
   );
+  // The list says whether a container has a time-based retention policy or a legal hold, but only BlobContainers_Get
+  // carries immutabilityPolicy.properties.{immutabilityPeriodSinceCreationInDays,state} and legalHold.tags. A container
+  // with neither has nothing more to show, so only these are fetched (one call each, not one per container).
+  for (const c of containers ?? []) {
+    if (!needsContainerGet(c)) continue;
+    const containerName = typeof c.name === 'string' ? c.name : c.id.split('/').pop()!;
+    await ctx.capture(
+      { collector: 'storage.containers', scope, resourceId: c.id, resourceType: CONTAINER_TYPE },
+      () => client.blobContainers.get(resourceGroup, name, containerName),
+    );
+  }
   // No lifecycle policy is a 404 (ManagementPolicyNotFound): that is "collected, none", not a failure.
   const where = {
     collector: 'storage.managementPolicies',

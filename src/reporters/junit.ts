@@ -1,6 +1,7 @@
 /**
  * JUnit XML reporter for Azure DevOps PublishTestResults, Jenkins and GitLab: a testsuite per control, a testcase per
- * check and resource; fail -> <failure>, error -> <error>, not_applicable and manual -> <skipped>. All text is escaped.
+ * check and resource; fail -> <failure>, error -> <error>, not_applicable, manual and waived failures -> <skipped>
+ * (a waived failure's message carries the waiver). All text is escaped.
  */
 import { redactString } from '../evidence/redact.js';
 import type { Result, ResultsFile, Status } from '../model.js';
@@ -64,6 +65,17 @@ function detail(r: Result): string {
   return lines.join('\n');
 }
 
+/** The JUnit element of one result: a waived failure is skipped (an accepted risk does not fail the pipeline). */
+function kindOf(r: Result): 'failure' | 'error' | 'skipped' | null {
+  return r.status === 'fail' && r.waived ? 'skipped' : JUNIT_STATUS[r.status];
+}
+
+/** The skipped message of a waived failure: the waiver, its approver, expiry and justification, then the finding. */
+function waivedMessage(r: Result): string {
+  const w = r.waiver;
+  return `waived: ${w?.id ?? '?'} approved by ${w?.approver ?? '?'} until ${w?.expires ?? '?'}: ${w?.justification ?? ''} (compensating control: ${w?.compensatingControl ?? ''}). Finding: ${r.message}`;
+}
+
 function testcase(r: Result, suite: string, indent: string): string {
   // Azure DevOps shows classname.name as the test title; name carries the resource so each row is one resource.
   const open = `${indent}<testcase classname="${a(`${suite}.${r.check}`)}" name="${a(`${r.check} [${r.resourceName}]`)}" time="0">`;
@@ -74,15 +86,17 @@ function testcase(r: Result, suite: string, indent: string): string {
     `${indent}    <property name="severity" value="${a(r.severity)}"/>\n` +
     `${indent}    <property name="status" value="${a(r.status)}"/>\n` +
     (r.environment ? `${indent}    <property name="environment" value="${a(r.environment)}"/>\n` : '') +
+    (r.waived && r.waiver ? `${indent}    <property name="waiver" value="${a(r.waiver.id)}"/>\n` : '') +
     `${indent}  </properties>\n`;
-  const kind = JUNIT_STATUS[r.status];
+  const kind = kindOf(r);
   let body = '';
   if (kind === 'failure') {
     body = `${indent}  <failure message="${a(r.message)}" type="${a(`${r.severity}`)}">${t(detail(r))}</failure>\n`;
   } else if (kind === 'error') {
     body = `${indent}  <error message="${a(r.message)}" type="could-not-evaluate">${t(detail(r))}</error>\n`;
   } else if (kind === 'skipped') {
-    body = `${indent}  <skipped message="${a(r.status === 'manual' ? `manual: ${r.message}` : r.message)}"/>\n`;
+    const message = r.status === 'fail' ? waivedMessage(r) : r.status === 'manual' ? `manual: ${r.message}` : r.message;
+    body = `${indent}  <skipped message="${a(message)}"/>\n`;
   } else {
     body = `${indent}  <system-out>${t(`${r.message}\nActual: ${r.actual || '(not recorded)'}`)}</system-out>\n`;
   }
@@ -111,9 +125,9 @@ export function renderJunit(results: ResultsFile): string {
     const list = byControl.get(id)!.sort(byResult);
     const n = {
       tests: list.length,
-      failures: list.filter((r) => JUNIT_STATUS[r.status] === 'failure').length,
-      errors: list.filter((r) => JUNIT_STATUS[r.status] === 'error').length,
-      skipped: list.filter((r) => JUNIT_STATUS[r.status] === 'skipped').length,
+      failures: list.filter((r) => kindOf(r) === 'failure').length,
+      errors: list.filter((r) => kindOf(r) === 'error').length,
+      skipped: list.filter((r) => kindOf(r) === 'skipped').length,
     };
     total.tests += n.tests;
     total.failures += n.failures;

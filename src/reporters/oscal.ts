@@ -244,6 +244,9 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
       ...(r.reperform ? [`Re-perform: ${r.reperform}`] : []),
       ...(r.evidence.length === 0 ? ['No evidence document was available for this result.'] : []),
       ...(unmatched.length ? [`Evidence documents not found in the bundle's evidence index: ${unmatched.join(', ')}`] : []),
+      ...(r.waived && r.waiver
+        ? [`Waived by ${r.waiver.id} (approved by ${r.waiver.approver}, in force until ${r.waiver.expires}): ${r.waiver.justification} Compensating control: ${r.waiver.compensatingControl}`]
+        : []),
     ];
     const obs: Record<string, unknown> = {
       uuid: obsUuid,
@@ -257,6 +260,9 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
         ...prop('environment', r.environment),
         ...prop('automated', 'true'),
         ...prop('policy-definition-id', r.policyDefinitionId),
+        ...(r.waived && r.waiver
+          ? [...prop('waived', 'true'), ...prop('waiver-id', r.waiver.id), ...prop('waiver-approver', r.waiver.approver), ...prop('waiver-expires', r.waiver.expires)]
+          : []),
       ],
       // TEST for live probe observations, EXAMINE for configuration read from the Azure APIs; both are OSCAL's
       // allowed values. "Automated" is not one of them, so it is recorded as a prop and as a tool origin instead.
@@ -289,10 +295,10 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
         uuid: uuid(),
         title: md(`${c.id} ${c.title}: ${t}`),
         description: md(
-          `${c.id} (${c.title}) is ${c.status.replace('_', ' ')} (pass ${c.counts.pass}, fail ${c.counts.fail}, error ${c.counts.error}, not applicable ${c.counts.not_applicable}, manual ${c.counts.manual}). ` +
+          `${c.id} (${c.title}) is ${c.status.replace('_', ' ')} (pass ${c.counts.pass}, fail ${c.counts.fail}${c.waived ? ` of which ${c.waived} waived` : ''}, error ${c.counts.error}, not applicable ${c.counts.not_applicable}, manual ${c.counts.manual}). ` +
             `${c.id} maps to ${c.sp80053.length ? c.sp80053.join(', ') : 'no SP 800-53 control'} as a whole, so every mapped objective carries the control's status.`,
         ),
-        props: [...prop('control-id', c.id), ...prop('control-status', c.status), ...airmf],
+        props: [...prop('control-id', c.id), ...prop('control-status', c.status), ...(c.waived ? prop('waived-failures', String(c.waived)) : []), ...airmf],
         origins,
         target: {
           type: 'objective-id',
@@ -369,11 +375,29 @@ export function renderOscal(results: ResultsFile, options: OscalOptions): string
   };
   if (observations.length) resultObj.observations = observations;
   if (findings.length) resultObj.findings = findings;
+  const resultRemarks: string[] = [];
   if (results.coverage.errors.length) {
-    resultObj.remarks = md(
+    resultRemarks.push(
       ['Collection errors (each one makes the affected checks `error`, never a pass):', ...results.coverage.errors.map((e) => `- ${e.collector} (${e.scope}${e.resourceId ? `, ${e.resourceId}` : ''}): ${e.code}: ${e.message}`)].join('\n'),
     );
   }
+  if (results.waivers?.length) {
+    resultRemarks.push(
+      [
+        'Waivers (an applied waiver marks matching failures as accepted risks; expired and unmatched waivers apply to nothing):',
+        ...results.waivers.map((w) => `- ${w.id} (${w.control}/${w.check} on ${w.resource}): ${w.state}, ${w.matched} failure(s); approved by ${w.approver}, expires ${w.expires}`),
+      ].join('\n'),
+    );
+  }
+  if (results.attestations?.length) {
+    resultRemarks.push(
+      [
+        'Attestations (manual statements in the evidence as attestation:// documents; their files are in the bundle under attestations/):',
+        ...results.attestations.map((a) => `- ${a.id} for ${a.check}: ${a.owner}, ${a.date}, expires ${a.expires}${a.expired ? ' (EXPIRED)' : ''}; ${a.evidence.length} attached file(s)`),
+      ].join('\n'),
+    );
+  }
+  if (resultRemarks.length) resultObj.remarks = md(resultRemarks.join('\n\n'));
 
   const doc: Record<string, unknown> = {
     uuid: documentUuid,

@@ -196,6 +196,20 @@ export function renderSarif(results: ResultsFile, options: SarifOptions = {}): s
         // GitHub deduplicates alerts on primaryLocationLineHash; every result points at the same line, so the hash is
         // ours (control + check + resource id) rather than one computed from file content.
         partialFingerprints: { primaryLocationLineHash: `${fp.slice(0, 16)}:1`, 'engramFinding/v1': fp },
+        // A waived failure stays a result (the resource is not compliant) with an accepted external suppression, so
+        // GitHub code scanning and other consumers show it as dismissed with the waiver's justification.
+        ...(r.waived && r.waiver
+          ? {
+              suppressions: [
+                {
+                  kind: 'external',
+                  status: 'accepted',
+                  justification: text(`${r.waiver.justification} Approved by ${r.waiver.approver}; compensating control: ${r.waiver.compensatingControl}; expires ${r.waiver.expires}.`),
+                  properties: { waiver: r.waiver.id, approver: r.waiver.approver, expires: r.waiver.expires, compensatingControl: r.waiver.compensatingControl },
+                },
+              ],
+            }
+          : {}),
         properties,
       };
     });

@@ -46,6 +46,14 @@ export interface PacketWaiver {
   approvedBy: string;
   expires?: string;
   reference?: string;
+  /** What reduces the risk meanwhile. */
+  compensatingControl?: string;
+  /** From a run's waivers (results.json `waivers`): applied, expired (no longer applies) or unmatched. */
+  state?: 'applied' | 'expired' | 'unmatched';
+  /** Label of `state` for the packet. */
+  stateLabel?: string;
+  /** Failures it covered (applied) or would have covered (expired). */
+  matched?: number;
 }
 
 /** A signed human attestation (AI-GOV-01 style): a statement, who made it, when, until when. */
@@ -56,6 +64,10 @@ export interface PacketAttestation {
   signedAt?: string;
   expires?: string;
   reference?: string;
+  /** True when `expires` is before the run's date. */
+  expired?: boolean;
+  /** Attached files in the bundle with their SHA-256. */
+  evidence?: Array<{ path: string; sha256: string }>;
 }
 
 /** How the PDF itself is signed (PKCS#7 detached), for the signature page. */
@@ -242,6 +254,9 @@ function resultView(r: Result, index: number, def?: CheckDefinition) {
     checkAnchor: `ctl-${r.control}-${r.check}`.replace(/[^A-Za-z0-9_-]/g, '-'),
     reperform: r.reperform,
     policyDefinitionId: samePolicy ? undefined : r.policyDefinitionId,
+    /** Set for a failure an in-force waiver covers: the row is marked Waived and shows the waiver. */
+    waived: Boolean(r.waived && r.waiver),
+    waiver: r.waived && r.waiver ? r.waiver : undefined,
     /** Evidence ids, the resource's own document shown as such (it repeats the id printed beside it). */
     evidence: r.evidence.map((id) => (id === r.resourceId ? { id: 'the resource document', own: true } : { id, own: false })),
   };
@@ -251,6 +266,40 @@ export type ResultView = ReturnType<typeof resultView>;
 
 function byControlCheckResource(a: Result, b: Result): number {
   return cmp(a.control, b.control) || cmp(a.check, b.check) || cmp(a.resourceId, b.resourceId) || cmp(a.status, b.status);
+}
+
+const WAIVER_STATES: Record<string, string> = { applied: 'Applied', expired: 'EXPIRED: no longer applies', unmatched: 'Matched nothing' };
+
+/** The packet's waivers from a run's results.json `waivers` (docs/waivers.md), each with its state. */
+function waiversFromResults(results: ResultsFile): PacketWaiver[] {
+  return (results.waivers ?? []).map((w) => ({
+    control: w.control,
+    check: w.check,
+    resourceId: w.resource,
+    reason: w.justification,
+    approvedBy: w.approver,
+    expires: w.expires,
+    reference: `${w.id}${w.file ? ` (${w.file}${w.line ? `:${w.line}` : ''})` : ''}`,
+    compensatingControl: w.compensatingControl,
+    state: w.state,
+    stateLabel: WAIVER_STATES[w.state] ?? w.state,
+    matched: w.matched,
+  }));
+}
+
+/** The packet's attestations from a run's results.json `attestations` (docs/attestations.md). */
+function attestationsFromResults(results: ResultsFile): PacketAttestation[] {
+  return (results.attestations ?? []).map((a) => ({
+    // Attestations serve the governance control; its check ids are unique in the catalog.
+    control: 'AI-GOV-01',
+    statement: a.statement,
+    owner: a.owner,
+    signedAt: a.date,
+    expires: a.expires,
+    reference: `${a.id} (${a.check})`,
+    expired: a.expired,
+    evidence: a.evidence,
+  }));
 }
 
 /** Findings (fail and error) grouped by check, most severe check first. */
@@ -283,7 +332,8 @@ function findingGroups(findings: Result[], defs?: Map<string, CheckDefinition>) 
       checkTitle: first.checkTitle,
       severityLabel: SEVERITY_LABELS[worstSeverity] ?? worstSeverity,
       severity: worstSeverity,
-      failCount: rs.filter((r) => r.status === 'fail').length,
+      failCount: rs.filter((r) => r.status === 'fail' && !r.waived).length,
+      waivedCount: rs.filter((r) => r.status === 'fail' && r.waived).length,
       errorCount: rs.filter((r) => r.status === 'error').length,
       results: sorted.map((r) => resultView(r, n++, defs?.get(r.check))),
     };
@@ -514,8 +564,8 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
   const evidenceIndex = options.evidenceIndex
     ? [...options.evidenceIndex].sort((a, b) => cmp(a.path, b.path)).map((e) => redactValue(e).value)
     : undefined;
-  const waivers = redactValue(options.waivers ?? []).value;
-  const attestations = redactValue(options.attestations ?? []).value;
+  const waivers = redactValue(options.waivers ?? waiversFromResults(results)).value;
+  const attestations = redactValue(options.attestations ?? attestationsFromResults(results)).value;
   const pdfSignature = options.pdfSignature
     ? { ...options.pdfSignature, sameKey: Boolean(results.signing && options.pdfSignature.publicKeyFingerprint === results.signing.fingerprint) }
     : undefined;

@@ -3,12 +3,12 @@
  * turned into an error, one new and one removed resource; exit codes, JSON, the packet section, refusals.
  */
 import { strict as assert } from 'node:assert';
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import type { BundleDiff } from '../../src/bundle-ops/diff.js';
-import type { AzureDocument } from '../../src/model.js';
+import type { AzureDocument, ListRecord } from '../../src/model.js';
 import { repoRoot } from '../support/paths.js';
 import { tempDir } from '../support/cli.js';
 
@@ -30,8 +30,8 @@ async function cli(args: string[]) {
 }
 
 /** The demo snapshot with known drift applied. */
-function drifted(): { documents: AzureDocument[] } {
-  const { documents } = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'demo', 'snapshot.json'), 'utf8')) as { documents: AzureDocument[] };
+function drifted(): { documents: AzureDocument[]; lists: ListRecord[] } {
+  const { documents, lists = [] } = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'demo', 'snapshot.json'), 'utf8')) as { documents: AzureDocument[]; lists?: ListRecord[] };
   const out: AzureDocument[] = [];
   for (const original of documents) {
     const d = structuredClone(original);
@@ -47,7 +47,8 @@ function drifted(): { documents: AzureDocument[] } {
     }
     out.push(d);
   }
-  return { documents: out };
+  // The list records travel with the documents ("read and empty" stays a fail, not an error), except the removed server's.
+  return { documents: out, lists: lists.filter((l) => !l.parentId.includes('/flexibleServers/psql-ai-uat')) };
 }
 
 describe('diff', () => {
@@ -77,7 +78,7 @@ describe('diff', () => {
     assert.deepEqual(d.evidence.changed.map((x) => x.id), [`${PROD_RG}/Microsoft.Storage/storageAccounts/staiprod01`, `${PROD_RG}/Microsoft.Storage/storageAccounts/staiprodpinned`]);
     for (const c of d.evidence.changed) assert.match(c.oldSha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(d.evidence.added, [`${PROD_RG}/Microsoft.Storage/storageAccounts/staiprodnew`]);
-    assert.equal(d.evidence.removed.length, 5, 'psql-ai-uat, its 3 children and one configuration');
+    assert.equal(d.evidence.removed.length, 8, 'psql-ai-uat, its 6 children (4 configurations, a firewall rule, a diagnostic setting) and one configuration');
     assert.deepEqual(d.controls, { added: [], removed: [] });
     assert.equal(d.old.verification, 'verified');
   });
@@ -146,7 +147,7 @@ describe('diff', () => {
     mkdirSync(tampered);
     for (const f of ['results.json', 'SHA256SUMS', 'SHA256SUMS.sig', 'signing-key.pub.pem', 'bundle.dsse.json']) copyFileSync(join(newDir, f), join(tampered, f));
     mkdirSync(join(tampered, 'evidence'));
-    for (const f of ['index.json', 'microsoft.storage-storageaccounts-0001.json', 'microsoft.keyvault-vaults-0001.json', 'microsoft.dbforpostgresql-flexibleservers-0001.json']) {
+    for (const f of readdirSync(join(newDir, 'evidence'))) {
       copyFileSync(join(newDir, 'evidence', f), join(tampered, 'evidence', f));
     }
     appendFileSync(join(tampered, 'results.json'), '\n');

@@ -68,8 +68,8 @@ test('more than 1,000 subscriptions go out in several requests per query, none o
   const subs = Array.from({ length: 2345 }, (_, i) => guid(i + 1));
   const graph = countingGraph();
   const result = await collect({ scope: scope({ subscriptions: subs }), credential: createReplayCredential(), httpClient: graph });
-  // 4 queries (subscriptions + 3 families) x 3 batches
-  assert.equal(graph.bodies.length, 12);
+  // 5 queries (subscriptions + 3 families + metric alerts) x 3 batches
+  assert.equal(graph.bodies.length, 15);
   assert.ok(graph.bodies.every((b) => (b.subscriptions?.length ?? 0) <= 1000));
   const storageBatches = graph.bodies.filter((b) => b.query === KQL_STORAGE_ACCOUNTS).map((b) => b.subscriptions!.length);
   assert.deepEqual(storageBatches, [1000, 1000, 345]);
@@ -114,9 +114,9 @@ test('a management-group scope goes to Resource Graph as managementGroups, witho
     httpClient: client,
     onProgress: (e) => void events.push(e.kind === 'inventory' ? `${e.family}:${e.resources}` : e.kind),
   });
-  assert.equal(bodies.length, 4);
+  assert.equal(bodies.length, 5);
   assert.ok(bodies.every((b) => JSON.stringify(b.managementGroups) === '["mg-ai"]' && !('subscriptions' in b)));
-  assert.deepEqual(events, ['storage:0', 'postgres:0', 'keyvault:0', 'done']);
+  assert.deepEqual(events, ['storage:0', 'postgres:0', 'keyvault:0', 'metricalerts:0', 'done']);
   assert.deepEqual(result.documents, []);
   assert.deepEqual(result.errors, []);
 });

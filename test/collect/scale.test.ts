@@ -32,8 +32,8 @@ test('collect() over real HTTPS with the real SDK clients returns the whole synt
     assert.deepEqual(lostEvidence(estate, r), []);
     assert.equal(r.documents.length, estateCounts(estate).expectedDocuments);
     assert.deepEqual(r.subscriptionsReturned, estate.subscriptions.map((s) => s.subscriptionId));
-    // Resource Graph: 16 accounts in pages of 4, plus subscriptions, postgres and vault queries.
-    assert.equal(fa.stats.byRoute.graph, 1 + 4 + 2 + 1);
+    // Resource Graph: 16 accounts in pages of 4, plus subscriptions, postgres, vault and metric alert queries.
+    assert.equal(fa.stats.byRoute.graph, 1 + 4 + 2 + 1 + 1);
     // Containers beyond 2 came through a nextLink page on the loopback host.
     const threePlus = estate.accounts.filter((a) => a.containers.length > 2).length;
     assert.ok(threePlus > 0);
@@ -61,8 +61,8 @@ test('Resource Graph quota headers and ARM per-subscription buckets are honoured
     });
     assert.deepEqual(r.errors, []);
     assert.deepEqual(lostEvidence(estate, r), []);
-    // 1 + 4 + 2 + 1 = 8 graph pages against a quota of 3 per window: the client waited for the reset instead of a 429.
-    assert.equal(fa.stats.byRoute.graph, 8);
+    // 1 + 4 + 2 + 1 + 1 = 9 graph pages against a quota of 3 per window: the client waited for the reset instead of a 429.
+    assert.equal(fa.stats.byRoute.graph, 9);
     assert.equal(fa.stats.throttled, 0);
     assert.ok(calls.filter((c) => c.url.includes('Microsoft.ResourceGraph')).some((c) => c.throttledMs > 0));
     assert.ok(calls.filter((c) => c.url.includes('/subscriptions/')).some((c) => c.throttledMs > 0), 'the ARM bucket paced some reads');
@@ -113,7 +113,9 @@ test('the deadline turns unfinished work into DEADLINE_EXCEEDED errors, and ever
     assert.ok(r.errors.every((e) => e.code === DEADLINE_EXCEEDED), JSON.stringify(r.errors.find((e) => e.code !== DEADLINE_EXCEEDED)));
     assert.match(r.errors[0]!.message, /deadline of 60000 ms/);
     assert.deepEqual(lostEvidence(estate, r), []);
-    const tasks = estate.accounts.length + estate.servers.length + 2 * estate.vaults.length;
+    // Per account: its children and its blob service's diagnostic settings; per server: its children and its diagnostic
+    // settings; per vault: its keys and its diagnostic settings.
+    const tasks = 2 * estate.accounts.length + 2 * estate.servers.length + 2 * estate.vaults.length;
     assert.equal(events.filter((e) => e.kind === 'resource').length, tasks);
     assert.ok(fa.stats.requests < 40, 'nothing is sent after the deadline');
   });

@@ -35,15 +35,30 @@ export const PLANTED_ACCOUNT_KEY = `${'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZ
 export const PLANTED_CONNECTION_STRING = `DefaultEndpointsProtocol=https;AccountName=staiuathostile;AccountKey=${PLANTED_ACCOUNT_KEY};EndpointSuffix=core.windows.net`;
 export const HOSTILE_TAG = `<script>alert('x')</script>`;
 
+/** Where a resource's diagnostic settings send logs: Log Analytics, a storage account only, or nowhere (none). */
+type Diagnostics = 'law' | 'storage' | 'none';
 interface Server {
   doc: Json;
   configs: Record<string, string>;
   firewall: Array<[string, string, string]>;
+  diagnostics: Diagnostics;
+}
+/** A container: name, publicAccess, and an optional time-based retention policy and legal hold tags. */
+interface Container {
+  name: string;
+  access: string;
+  immutability?: { days: number; state: 'Locked' | 'Unlocked' };
+  legalHold?: string[];
 }
 interface Account {
   doc: Json;
-  containers: Array<[string, string]>;
-  managementPolicy: boolean;
+  containers: Container[];
+  /** Lifecycle rules (ManagementPolicies_Get `policy.rules`); undefined = no policy (404). */
+  lifecycle?: Json[];
+  /** Blob service properties merged over BlobServicesGet.json's. */
+  blob: Json;
+  /** Diagnostic settings of `<account>/blobServices/default`. */
+  diagnostics: Diagnostics;
 }
 interface Vault {
   doc: Json;
@@ -56,6 +71,8 @@ export interface DemoEstate {
   servers: Server[];
   accounts: Account[];
   vaults: Vault[];
+  /** Top-level `microsoft.insights/metricalerts` rules (served by Resource Graph). */
+  metricAlerts: Json[];
 }
 
 function pgServer(base: Json, sub: string, rg: string, name: string, env: string): Json {
@@ -104,14 +121,43 @@ export function buildDemoEstate(): DemoEstate {
     if (pec.properties?.privateEndpoint) pec.properties.privateEndpoint.id = rid(SUB_NONPROD, 'rg-ai-uat', 'Microsoft.Network/privateEndpoints', 'pe-psql-ai-uat');
   }
 
+  // Resilience, capacity and maintenance (AI-RES-01/02, AI-CAP-01): server properties as Servers_Get returns them.
+  // prod: D4s_v3, 35-day geo-redundant backup, zone-redundant HA (ServersGetWithVnet's block), auto-grow, custom window.
+  const haZoneRedundant = example('postgresql-flexible/2025-08-01/ServersGetWithVnet.json').properties.highAvailability;
+  pgProd.sku = { name: 'Standard_D4s_v3', tier: 'GeneralPurpose' };
+  pgProd.properties.backup = { ...pgProd.properties.backup, backupRetentionDays: 35, geoRedundantBackup: 'Enabled' };
+  pgProd.properties.highAvailability = clone(haZoneRedundant);
+  pgProd.properties.storage = { ...pgProd.properties.storage, autoGrow: 'Enabled' };
+  pgProd.properties.maintenanceWindow = { customWindow: 'Enabled', dayOfWeek: 0, startHour: 2, startMinute: 0 };
+  // dev: B1ms, 7 days, no geo backup, no HA, auto-grow off (the one capacity gap), system-managed window.
+  pgDev.sku = { name: 'Standard_B1ms', tier: 'Burstable' };
+  pgDev.properties.backup = { ...pgDev.properties.backup, backupRetentionDays: 7, geoRedundantBackup: 'Disabled' };
+  pgDev.properties.storage = { ...pgDev.properties.storage, storageSizeGB: 32, tier: 'P4', iops: 120, autoGrow: 'Disabled' };
+  // uat: D2s_v3, 14 days, HA in the same zone (healthy, but not zone-redundant), auto-grow on.
+  pgUat.sku = { name: 'Standard_D2s_v3', tier: 'GeneralPurpose' };
+  pgUat.properties.backup = { ...pgUat.properties.backup, backupRetentionDays: 14, geoRedundantBackup: 'Disabled' };
+  pgUat.properties.highAvailability = { mode: 'SameZone', standbyAvailabilityZone: pgUat.properties.availabilityZone ?? '1', state: 'Healthy' };
+  pgUat.properties.storage = { ...pgUat.properties.storage, autoGrow: 'Enabled' };
+
   const servers: Server[] = [
-    { doc: pgProd, configs: { require_secure_transport: 'on', ssl_min_protocol_version: 'TLSv1.2' }, firewall: [] },
+    {
+      doc: pgProd,
+      configs: { require_secure_transport: 'on', ssl_min_protocol_version: 'TLSv1.2', 'azure.extensions': 'VECTOR,PG_STAT_STATEMENTS', max_connections: '859' },
+      firewall: [],
+      diagnostics: 'law',
+    },
     {
       doc: pgDev,
-      configs: { require_secure_transport: 'on', ssl_min_protocol_version: 'TLSv1' },
+      configs: { require_secure_transport: 'on', ssl_min_protocol_version: 'TLSv1', 'azure.extensions': 'PG_TRGM', max_connections: '50' },
       firewall: [['AllowAll', '0.0.0.0', '255.255.255.255'], ['office', '203.0.113.0', '203.0.113.255']],
+      diagnostics: 'none',
     },
-    { doc: pgUat, configs: { require_secure_transport: 'ON', ssl_min_protocol_version: 'TLSv1.3' }, firewall: [['office', '203.0.113.0', '203.0.113.255']] },
+    {
+      doc: pgUat,
+      configs: { require_secure_transport: 'ON', ssl_min_protocol_version: 'TLSv1.3', 'azure.extensions': 'vector', max_connections: '859' },
+      firewall: [['office', '203.0.113.0', '203.0.113.255']],
+      diagnostics: 'law',
+    },
   ];
 
   // Storage: CMK example varied with the TLS/public-access flags of StorageAccountCreate.json.
@@ -152,12 +198,76 @@ export function buildDemoEstate(): DemoEstate {
   for (const ep of Object.keys(stLegacy.properties.primaryEndpoints ?? {})) {
     stLegacy.properties.primaryEndpoints[ep] = `https://staidevlegacy.${ep}.core.windows.net/`;
   }
+  // Redundancy (AI-RES-01/02): GZRS in prod is geo- and zone-redundant; the pinned prod account is LRS (neither).
+  stProd.sku = { name: 'Standard_GZRS', tier: 'Standard' };
+  stPinned.sku = { name: 'Standard_LRS', tier: 'Standard' };
+  stHostile.sku = { name: 'Standard_ZRS', tier: 'Standard' };
+  // Version-level immutability on the prod record account (StorageAccountCreateWithImmutabilityPolicy.json's block, locked).
+  const versionWorm = example('storage/2025-08-01/StorageAccountCreateWithImmutabilityPolicy.json').properties.immutableStorageWithVersioning;
+  stProd.properties.immutableStorageWithVersioning = { ...versionWorm, immutabilityPolicy: { ...versionWorm.immutabilityPolicy, immutabilityPeriodSinceCreationInDays: 2555, allowProtectedAppendWrites: false, state: 'Locked' } };
+
+  // Lifecycle (AI-DATA-01): ManagementPolicies_Get's rule shape with the record-plane prefix and the strategy's days.
+  const rule = (name: string, enabled: boolean, prefix: string, cool: number, archive: number, del: number): Json => {
+    const r = clone(example('storage/2025-08-01/StorageAccountGetManagementPolicy.json').properties.policy.rules[0]);
+    r.name = name;
+    r.enabled = enabled;
+    r.definition.filters.prefixMatch = [prefix];
+    r.definition.actions.baseBlob.tierToCool.daysAfterModificationGreaterThan = cool;
+    r.definition.actions.baseBlob.tierToArchive.daysAfterModificationGreaterThan = archive;
+    r.definition.actions.baseBlob.delete.daysAfterModificationGreaterThan = del;
+    r.definition.actions.snapshot.delete.daysAfterCreationGreaterThan = 90;
+    return r;
+  };
   const accounts: Account[] = [
-    { doc: stProd, containers: [['record-plane', 'None'], ['embeddings', 'None']], managementPolicy: true },
-    { doc: stPinned, containers: [['models', 'None']], managementPolicy: false },
-    { doc: stHostile, containers: [['uat-data', 'None']], managementPolicy: false },
-    // Three containers with page size 2: the containers list pages with a nextLink.
-    { doc: stLegacy, containers: [['public-assets', 'Container'], ['scratch', 'Blob'], ['exports', 'None']], managementPolicy: false },
+    {
+      doc: stProd,
+      containers: [{ name: 'record-plane', access: 'None', immutability: { days: 2555, state: 'Locked' } }, { name: 'embeddings', access: 'None' }],
+      lifecycle: [rule('record-plane-retention', true, 'record-plane/', 30, 90, 2555), rule('embeddings-cool', true, 'embeddings/', 60, 180, 3650)],
+      blob: {
+        isVersioningEnabled: true,
+        deleteRetentionPolicy: { enabled: true, days: 35 },
+        containerDeleteRetentionPolicy: { enabled: true, days: 35 },
+        restorePolicy: { enabled: true, days: 30, minRestoreTime: '2026-10-02T00:00:00.0000000Z' },
+        changeFeed: { enabled: true, retentionInDays: 90 },
+      },
+      diagnostics: 'law',
+    },
+    {
+      doc: stPinned,
+      // A prod record container under an unlocked, one-year policy: not WORM, and shorter than the retention period.
+      containers: [{ name: 'models', access: 'None' }, { name: 'record-plane', access: 'None', immutability: { days: 365, state: 'Unlocked' } }],
+      blob: { isVersioningEnabled: false, deleteRetentionPolicy: { enabled: false }, containerDeleteRetentionPolicy: { enabled: false }, restorePolicy: { enabled: false }, changeFeed: { enabled: false } },
+      diagnostics: 'storage',
+    },
+    {
+      doc: stHostile,
+      // uat: an unlocked 7-year policy plus a legal hold (locking is a prod requirement).
+      containers: [{ name: 'uat-data', access: 'None' }, { name: 'record-plane', access: 'None', immutability: { days: 2555, state: 'Unlocked' }, legalHold: ['litigation-2026'] }],
+      // The right days, but the rule is disabled: it does not count.
+      lifecycle: [rule('record-plane-retention', false, 'record-plane/', 30, 90, 2555)],
+      blob: {
+        isVersioningEnabled: true,
+        deleteRetentionPolicy: { enabled: true, days: 14 },
+        containerDeleteRetentionPolicy: { enabled: true, days: 14 },
+        restorePolicy: { enabled: true, days: 7, minRestoreTime: '2026-10-25T00:00:00.0000000Z' },
+        changeFeed: { enabled: true, retentionInDays: 14 },
+      },
+      diagnostics: 'law',
+    },
+    {
+      // Four containers with page size 2: the containers list pages with a nextLink.
+      doc: stLegacy,
+      containers: [
+        { name: 'public-assets', access: 'Container' },
+        { name: 'scratch', access: 'Blob' },
+        { name: 'exports', access: 'None' },
+        { name: 'record-plane', access: 'None' },
+      ],
+      // dev: a record-plane rule with the wrong days (cool at 60, archive at 180, delete after one year).
+      lifecycle: [rule('record-plane-retention', true, 'record-plane/', 60, 180, 365)],
+      blob: {},
+      diagnostics: 'none',
+    },
   ];
 
   // Vaults: getVault.json plus the properties no example carries (names from @azure/arm-keyvault 5 VaultProperties).
@@ -217,7 +327,45 @@ export function buildDemoEstate(): DemoEstate {
     },
     { doc: kvDev, keys: [{ name: 'dev-key' }], auditDiagnostics: false },
   ];
-  return { servers, accounts, vaults };
+  // Metric alerts (AI-MON-01), prod only: getMetricAlertSingleResource.json's rule scoped to the prod server, one per
+  // metric at the strategy's thresholds (connections: 80 % of max_connections 859 = 687).
+  const alertBase = example('monitor/2018-03-01/getMetricAlertSingleResource.json');
+  const actionGroup = rid(SUB_PROD, 'rg-ai-ops', 'microsoft.insights/actionGroups', 'ag-ai-oncall');
+  const alert = (server: Json, metric: string, threshold: number, severity: number): Json => {
+    const a = clone(alertBase);
+    const name = `${server.name}-${metric.replace(/_/g, '-')}`;
+    a.id = rid(/^\/subscriptions\/([^/]+)/.exec(server.id)![1]!, /\/resourceGroups\/([^/]+)/.exec(server.id)![1]!, 'microsoft.insights/metricalerts', name);
+    a.name = name;
+    a.tags = {};
+    a.properties.description = `${metric} above ${threshold} on ${server.name}`;
+    a.properties.severity = severity;
+    a.properties.scopes = [server.id];
+    a.properties.windowSize = 'PT5M';
+    a.properties.autoMitigate = true;
+    a.properties.criteria.allOf = [
+      { criterionType: 'StaticThresholdCriterion', name: `${metric}_gt_${threshold}`, metricName: metric, metricNamespace: 'Microsoft.DBforPostgreSQL/flexibleServers', dimensions: [], operator: 'GreaterThan', threshold, timeAggregation: 'Average' },
+    ];
+    a.properties.actions = [{ actionGroupId: actionGroup, webHookProperties: {} }];
+    return a;
+  };
+  const metricAlerts = [alert(pgProd, 'cpu_percent', 70, 2), alert(pgProd, 'memory_percent', 80, 2), alert(pgProd, 'active_connections', 687, 2), alert(pgProd, 'storage_percent', 85, 1)];
+  return { servers, accounts, vaults, metricAlerts };
+}
+
+/** A diagnostic setting of `resourceId` (listDiagnosticSettings.json's item) sending `categories` to Log Analytics or a storage account. */
+function diagnosticSetting(resourceId: string, to: Exclude<Diagnostics, 'none'>, categories: string[], metrics: string[]): Json {
+  const ds = example('monitor/2021-05-01-preview/listDiagnosticSettings.json').value[0];
+  const name = to === 'law' ? 'send-to-law' : 'archive-to-storage';
+  ds.id = `${resourceId}/providers/microsoft.insights/diagnosticSettings/${name}`;
+  ds.name = name;
+  delete ds.properties.storageAccountId;
+  delete ds.properties.eventHubAuthorizationRuleId;
+  delete ds.properties.workspaceId;
+  if (to === 'law') ds.properties.workspaceId = rid(SUB_PROD, 'rg-ai-ops', 'Microsoft.OperationalInsights/workspaces', 'law-ai-ops');
+  else ds.properties.storageAccountId = rid(SUB_PROD, 'rg-ai-ops', 'Microsoft.Storage/storageAccounts', 'staiopslogs');
+  ds.properties.logs = categories.map((category) => ({ category, enabled: true, retentionPolicy: { enabled: false, days: 0 } }));
+  ds.properties.metrics = metrics.map((category) => ({ category, enabled: true, retentionPolicy: { enabled: false, days: 0 } }));
+  return ds;
 }
 
 function armKey(vault: Json, name: string, rotation: Json | undefined): Json {
@@ -248,6 +396,63 @@ function armKey(vault: Json, name: string, rotation: Json | undefined): Json {
 }
 
 const GRAPH_PAGE = 2;
+
+/** The descriptive fields of each server parameter served (the rest comes from ConfigurationsGet.json). */
+const CONFIG_META: Record<string, Json> = {
+  require_secure_transport: {
+    description: 'Whether client connections to the server are required to use some form of secure transport.',
+    allowedValues: 'on,off',
+    dataType: 'Boolean',
+    defaultValue: 'on',
+    documentationLink: 'https://www.postgresql.org/docs/16/runtime-config-connection.html',
+  },
+  ssl_min_protocol_version: {
+    description: 'Sets the minimum SSL/TLS protocol version to use.',
+    allowedValues: 'TLSv1,TLSv1.1,TLSv1.2,TLSv1.3',
+    dataType: 'Enumeration',
+    defaultValue: 'TLSv1.2',
+    documentationLink: 'https://www.postgresql.org/docs/16/runtime-config-connection.html',
+  },
+  'azure.extensions': {
+    description: 'Specifies which extensions are allowed to be created in the server.',
+    allowedValues: 'ADDRESS_STANDARDIZER,AMCHECK,AZURE_STORAGE,BLOOM,BTREE_GIN,BTREE_GIST,CITEXT,CUBE,HSTORE,PG_STAT_STATEMENTS,PG_TRGM,PGCRYPTO,POSTGIS,UUID-OSSP,VECTOR',
+    dataType: 'Set',
+    defaultValue: '',
+    documentationLink: 'https://go.microsoft.com/fwlink/?linkid=2274269',
+  },
+  max_connections: {
+    description: 'Sets the maximum number of concurrent connections.',
+    allowedValues: '25-5000',
+    dataType: 'Integer',
+    defaultValue: '859',
+    documentationLink: 'https://www.postgresql.org/docs/16/runtime-config-connection.html#GUC-MAX-CONNECTIONS',
+    isDynamicConfig: false,
+  },
+};
+
+/** BlobContainers_Get for one container: BlobContainersGet.json with this container's policy and legal hold. */
+function containerGet(account: Json, c: Container): Json {
+  const g = example('storage/2025-08-01/BlobContainersGet.json');
+  g.id = `${account.id}/blobServices/default/containers/${c.name}`;
+  g.name = c.name;
+  g.properties.publicAccess = c.access;
+  if (c.immutability) {
+    const ip = g.properties.immutabilityPolicy;
+    ip.properties = { immutabilityPeriodSinceCreationInDays: c.immutability.days, state: c.immutability.state };
+    ip.updateHistory = ip.updateHistory
+      .filter((h: Json) => c.immutability!.state === 'Locked' || h.update === 'put')
+      .map((h: Json) => ({ ...h, immutabilityPeriodSinceCreationInDays: c.immutability!.days, objectIdentifier: '00000000-0000-0000-0000-0000000000e1', tenantId: TENANT }));
+  } else {
+    delete g.properties.immutabilityPolicy;
+  }
+  g.properties.legalHold = {
+    hasLegalHold: Boolean(c.legalHold?.length),
+    tags: (c.legalHold ?? []).map((tag) => ({ tag, timestamp: '2026-09-01T00:00:00.0000000Z', objectIdentifier: '00000000-0000-0000-0000-0000000000e1', tenantId: TENANT })),
+  };
+  g.properties.hasImmutabilityPolicy = Boolean(c.immutability);
+  g.properties.hasLegalHold = Boolean(c.legalHold?.length);
+  return g;
+}
 
 /** A Resource Graph row: the resource with ARG's lower-cased type and its extra columns. */
 function graphRow(doc: Json): Json {
@@ -294,7 +499,7 @@ export function demoEstateClient(
             .map((s, i) => ({ subscriptionId: s, name: i === 0 ? 'ai-prod' : 'ai-nonprod' }));
         } else {
           const type = /type =~ '([^']+)'/.exec(body.query)![1];
-          const all = [...estate.servers.map((s) => s.doc), ...estate.accounts.map((a) => a.doc), ...estate.vaults.map((v) => v.doc)];
+          const all = [...estate.servers.map((s) => s.doc), ...estate.accounts.map((a) => a.doc), ...estate.vaults.map((v) => v.doc), ...estate.metricAlerts];
           // Tag clauses exactly as buildFamilyQuery writes them: | where tags['k'] =~ 'v' (values compare case-insensitively).
           const unq = (t: string) => t.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c));
           const tagClauses = [...body.query.matchAll(/where tags\['((?:[^'\\]|\\.)*)'\] =~ '((?:[^'\\]|\\.)*)'/g)].map((m) => [unq(m[1]!), unq(m[2]!)] as const);
@@ -325,12 +530,11 @@ export function demoEstateClient(
           c.name = name;
           c.properties.value = value;
           c.properties.source = 'user-override';
-          c.properties.description = name === 'require_secure_transport' ? 'Whether client connections to the server are required to use some form of secure transport.' : 'Sets the minimum SSL/TLS protocol version to use.';
-          c.properties.allowedValues = name === 'require_secure_transport' ? 'on,off' : 'TLSv1,TLSv1.1,TLSv1.2,TLSv1.3';
-          c.properties.dataType = name === 'require_secure_transport' ? 'Boolean' : 'Enumeration';
-          c.properties.defaultValue = name === 'require_secure_transport' ? 'on' : 'TLSv1.2';
-          c.properties.documentationLink = 'https://www.postgresql.org/docs/16/runtime-config-connection.html';
+          Object.assign(c.properties, CONFIG_META[name] ?? {});
           return respond(request, 200, c);
+        }
+        if (lower === `${base}/providers/microsoft.insights/diagnosticsettings`) {
+          return respond(request, 200, { value: s.diagnostics === 'none' ? [] : [diagnosticSetting(s.doc.id, s.diagnostics, ['PostgreSQLLogs', 'PostgreSQLFlexSessions'], ['AllMetrics'])] });
         }
         if (lower === `${base}/firewallrules`) {
           const fw = example('postgresql-flexible/2025-08-01/FirewallRulesListByServer.json');
@@ -346,11 +550,27 @@ export function demoEstateClient(
           const b = example('storage/2025-08-01/BlobServicesGet.json');
           b.id = `${a.doc.id}/blobServices/default`;
           b.properties.cors = { corsRules: [] };
+          Object.assign(b.properties, clone(a.blob));
+          b.sku = clone(a.doc.sku);
           return respond(request, 200, b);
+        }
+        if (lower === `${base}/blobservices/default/providers/microsoft.insights/diagnosticsettings`) {
+          const id = `${a.doc.id}/blobServices/default`;
+          return respond(request, 200, { value: a.diagnostics === 'none' ? [] : [diagnosticSetting(id, a.diagnostics, ['StorageRead', 'StorageWrite', 'StorageDelete'], ['Transaction'])] });
+        }
+        if (lower.startsWith(`${base}/blobservices/default/containers/`)) {
+          const name = path.split('/').pop()!;
+          const c = a.containers.find((x) => x.name.toLowerCase() === name.toLowerCase());
+          return c ? respond(request, 200, containerGet(a.doc, c)) : notFound(request, 'ContainerNotFound', `The specified container does not exist.`);
         }
         if (lower === `${base}/blobservices/default/containers`) {
           const tmpl = example('storage/2025-08-01/BlobContainersList.json').value[0];
-          const all = a.containers.map(([name, access]) => ({ ...clone(tmpl), id: `${a.doc.id}/blobServices/default/containers/${name}`, name, properties: { ...clone(tmpl.properties), publicAccess: access } }));
+          const all = a.containers.map((c) => ({
+            ...clone(tmpl),
+            id: `${a.doc.id}/blobServices/default/containers/${c.name}`,
+            name: c.name,
+            properties: { ...clone(tmpl.properties), publicAccess: c.access, hasImmutabilityPolicy: Boolean(c.immutability), hasLegalHold: Boolean(c.legalHold?.length) },
+          }));
           const second = u.searchParams.get('$skipToken');
           if (second) return respond(request, 200, { value: all.slice(GRAPH_PAGE) });
           const more = all.length > GRAPH_PAGE;
@@ -360,9 +580,10 @@ export function demoEstateClient(
           });
         }
         if (lower === `${base}/managementpolicies/default`) {
-          if (!a.managementPolicy) return notFound(request, 'ManagementPolicyNotFound', `No ManagementPolicy found for account ${a.doc.name}`);
+          if (!a.lifecycle) return notFound(request, 'ManagementPolicyNotFound', `No ManagementPolicy found for account ${a.doc.name}`);
           const mp = example('storage/2025-08-01/StorageAccountGetManagementPolicy.json');
           mp.id = `${a.doc.id}/managementPolicies/default`;
+          mp.properties.policy.rules = clone(a.lifecycle);
           return respond(request, 200, mp);
         }
       }
@@ -379,15 +600,7 @@ export function demoEstateClient(
         }
         if (lower === `${base}/providers/microsoft.insights/diagnosticsettings`) {
           if (!v.auditDiagnostics) return respond(request, 200, { value: [] });
-          const ds = example('monitor/2021-05-01-preview/listDiagnosticSettings.json').value[0];
-          ds.id = `${v.doc.id}/providers/microsoft.insights/diagnosticSettings/send-to-law`;
-          ds.name = 'send-to-law';
-          delete ds.properties.storageAccountId;
-          delete ds.properties.eventHubAuthorizationRuleId;
-          ds.properties.workspaceId = rid(SUB_PROD, 'rg-ai-ops', 'Microsoft.OperationalInsights/workspaces', 'law-ai-ops');
-          ds.properties.logs = [{ category: 'AuditEvent', enabled: true, retentionPolicy: { enabled: false, days: 0 } }];
-          ds.properties.metrics = [{ category: 'AllMetrics', enabled: true, retentionPolicy: { enabled: false, days: 0 } }];
-          return respond(request, 200, { value: [ds] });
+          return respond(request, 200, { value: [diagnosticSetting(v.doc.id, 'law', ['AuditEvent'], ['AllMetrics'])] });
         }
       }
       return notFound(request, 'ResourceNotFound', `the demo estate has no ${request.method} ${path}`);
@@ -427,7 +640,15 @@ export async function generateDemoFixtures(): Promise<void> {
   }
   const replayed = await collect({ scope, credential: createReplayCredential(), httpClient: createReplayClient(dir), now: fixed });
   if (replayed.errors.length) throw new Error(`replaying the demo estate failed: ${JSON.stringify(replayed.errors)}`);
-  writeFileSync(fixture('demo', 'snapshot.json'), canonicalJson({ documents: replayed.documents }));
+  writeFileSync(fixture('demo', 'snapshot.json'), demoSnapshotText(replayed));
+}
+
+/**
+ * The bytes of fixtures/demo/snapshot.json for a replay of the demo: its documents and the list records, so
+ * `evaluate --evidence` tells "read and empty" from "never read" exactly as the scan does.
+ */
+export function demoSnapshotText(replayed: { documents: unknown[]; lists: unknown[] }): string {
+  return canonicalJson({ documents: replayed.documents, lists: replayed.lists });
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -270,9 +270,14 @@ export function armKey(vault: Json, name: string, rotation: Json | undefined): J
 }
 
 /** Counts of the estate: main resources and every document a complete scan must produce. */
+/** Server parameters the fake serves for every server beyond the estate's own (server.ts EXTRA_CONFIG_VALUES). */
+export const FAKE_EXTRA_CONFIGS = ['azure.extensions', 'max_connections'] as const;
+
 export function estateCounts(estate: SyntheticEstate): { resources: number; keys: number; expectedDocuments: number } {
   let docs = 0;
-  for (const s of estate.servers) docs += 1 + 2 + s.firewall.length;
+  // Each server: itself, its configurations (the estate's two TLS ones plus azure.extensions and max_connections, which
+  // the fake serves for every server), its firewall rules. Diagnostic settings lists of servers and blob services are empty.
+  for (const s of estate.servers) docs += 1 + new Set([...Object.keys(s.configs), ...FAKE_EXTRA_CONFIGS]).size + s.firewall.length;
   for (const a of estate.accounts) docs += 1 + 1 + a.containers.length + (a.managementPolicy ? 1 : 0);
   let keys = 0;
   for (const v of estate.vaults) {
@@ -324,8 +329,9 @@ export function lostEvidence(estate: SyntheticEstate, result: CollectedEvidence)
   for (const s of estate.servers) {
     const id = s.doc.id as string;
     if (!main(id, 'microsoft.dbforpostgresql/flexibleservers')) continue;
-    for (const c of Object.keys(s.configs)) child(id, `${id}/configurations/${c}`, 'microsoft.dbforpostgresql/flexibleservers/configurations', `configuration ${c}`);
+    for (const c of new Set([...Object.keys(s.configs), ...FAKE_EXTRA_CONFIGS])) child(id, `${id}/configurations/${c}`, 'microsoft.dbforpostgresql/flexibleservers/configurations', `configuration ${c}`);
     list(id, 'microsoft.dbforpostgresql/flexibleservers/firewallrules', 'firewall rules');
+    list(id, 'microsoft.insights/diagnosticsettings', 'diagnostic settings');
   }
   for (const a of estate.accounts) {
     const id = a.doc.id as string;
@@ -333,6 +339,7 @@ export function lostEvidence(estate: SyntheticEstate, result: CollectedEvidence)
     child(id, `${id}/blobServices/default`, 'microsoft.storage/storageaccounts/blobservices', 'blob service');
     list(id, 'microsoft.storage/storageaccounts/blobservices/containers', 'containers');
     list(id, 'microsoft.storage/storageaccounts/managementpolicies', 'management policy');
+    list(`${id}/blobServices/default`, 'microsoft.insights/diagnosticsettings', 'blob service diagnostic settings');
   }
   for (const v of estate.vaults) {
     const id = v.doc.id as string;

@@ -14,12 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   buildFamilyQuery,
+  KQL_METRIC_ALERTS,
   KQL_SUBSCRIPTIONS,
   MAX_SUBSCRIPTIONS_PER_REQUEST,
   type ResourceFamily,
 } from '../../../src/collect/resource-graph.js';
 import { AZURE_LIMITS, TokenBucket, type BucketLimit } from '../../../src/collect/throttle.js';
 import { armKey, example, prng, type Json, type SyntheticEstate } from './estate.js';
+
+/** Server parameters the synthetic estate does not set per server (AI-CAP-01, AI-MON-01 read them): one value for all. */
+const EXTRA_CONFIG_VALUES: Record<string, string> = { 'azure.extensions': 'VECTOR', max_connections: '859' };
 
 /** Faults injected before normal routing. Rates are shares of all requests in [0, 1]. */
 export interface FakeAzureFaults {
@@ -305,7 +309,7 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       if (rest === '') return route(res, 'postgres.server', s.doc);
       if (rest.startsWith('/configurations/') && segs.length === 10) {
         count(stats.byRoute, 'postgres.configurations');
-        const value = s.configs[last];
+        const value = s.configs[last] ?? EXTRA_CONFIG_VALUES[last];
         if (value === undefined) return armError(res, 404, 'ConfigurationNotFound', `configuration ${last} not found`);
         const c = JSON.parse(JSON.stringify(tpl.config)) as Json;
         Object.assign(c, { id: `${s.doc.id}/configurations/${last}`, name: last });
@@ -317,6 +321,10 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
           defaultValue: last === 'require_secure_transport' ? 'on' : 'TLSv1.2',
         });
         return send(res, 200, c);
+      }
+      if (rest === '/providers/microsoft.insights/diagnosticsettings') {
+        count(stats.byRoute, 'monitor.diagnosticSettings');
+        return send(res, 200, { value: [] });
       }
       if (rest === '/firewallrules') {
         count(stats.byRoute, 'postgres.firewallRules');
@@ -330,6 +338,10 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       if (rest === '/blobservices/default') {
         count(stats.byRoute, 'storage.blobServices');
         return send(res, 200, { ...tpl.blobService, id: `${a.doc.id}/blobServices/default`, properties: { ...tpl.blobService.properties, cors: { corsRules: [] } } });
+      }
+      if (rest === '/blobservices/default/providers/microsoft.insights/diagnosticsettings') {
+        count(stats.byRoute, 'monitor.diagnosticSettings');
+        return send(res, 200, { value: [] });
       }
       if (rest === '/blobservices/default/containers') {
         count(stats.byRoute, 'storage.containers');
@@ -458,6 +470,8 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     let all: Json[];
     if (query === KQL_SUBSCRIPTIONS) {
       all = estate.subscriptions.filter((s) => visible(s.subscriptionId)).map((s) => ({ subscriptionId: s.subscriptionId, name: s.name }));
+    } else if (query === KQL_METRIC_ALERTS) {
+      all = []; // the synthetic estate has no alert rules: read, and none
     } else {
       const fam = matchFamilyQuery(query);
       if (!fam) return reject(`the fake Azure does not answer this query: ${query.slice(0, 200)}`);
