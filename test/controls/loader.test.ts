@@ -192,7 +192,8 @@ checks:
 describe('loadCatalog and selectControls', () => {
   it('loads the default directory', async () => {
     const catalog = await loadCatalog();
-    assert.equal(catalog.get('AI-SEC-01')?.checks.length, 21);
+    // 21 configuration checks (issue 2) and 3 that judge probe observations (issue 4).
+    assert.equal(catalog.get('AI-SEC-01')?.checks.length, 24);
   });
 
   it('throws ValidationError listing every problem', async () => {
