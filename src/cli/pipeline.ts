@@ -229,6 +229,11 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
 
 const STATUS_ORDER: Status[] = ['fail', 'error', 'pass', 'not_applicable', 'manual'];
 
+/** One terminal line per finding: long explanations are cut here; results.json and the packet keep them whole. */
+function clip(message: string, max = 220): string {
+  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
+}
+
 function printSummary(io: CliIo, results: ResultsFile, outDir: string): void {
   const lines: string[] = [];
   const demo = results.scope.demo ? ' (DEMO DATA)' : '';
@@ -243,7 +248,7 @@ function printSummary(io: CliIo, results: ResultsFile, outDir: string): void {
   const shown = failing.slice(0, 15);
   if (shown.length > 0) {
     lines.push('', 'Failing:');
-    for (const r of shown) lines.push(`  [${r.severity}] ${r.check} ${r.resourceName}: ${r.message}`);
+    for (const r of shown) lines.push(`  [${r.severity}] ${r.check} ${r.resourceName}: ${clip(r.message)}`);
     if (failing.length > shown.length) lines.push(`  ... and ${failing.length - shown.length} more in results.json`);
   }
   const waived = results.results.filter((r) => r.waived);
@@ -255,7 +260,7 @@ function printSummary(io: CliIo, results: ResultsFile, outDir: string): void {
   const errors = results.results.filter((r) => r.status === 'error');
   if (errors.length > 0) {
     lines.push('', `Could not evaluate (${errors.length}):`);
-    for (const r of errors.slice(0, 10)) lines.push(`  ${r.check} ${r.resourceName || r.resourceId}: ${r.message}`);
+    for (const r of errors.slice(0, 10)) lines.push(`  ${r.check} ${r.resourceName || r.resourceId}: ${clip(r.message)}`);
   }
   const key = results.signing
     ? `${results.signing.algorithm} ${results.signing.fingerprint}${results.signing.ephemeral ? ' (EPHEMERAL key: proves integrity only; pass --sign-key for origin)' : ''}`
