@@ -12,6 +12,7 @@ import {
   createReplayClient,
   createReplayCredential,
   resolveCredential,
+  type CallEvent,
   type ProgressEvent,
 } from '../collect/index.js';
 import { readFile } from 'node:fs/promises';
@@ -281,7 +282,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     credential,
     httpClient,
     concurrency,
-    onProgress: io.isTTY ? progressPrinter(io) : undefined,
+    ...(io.isTTY ? progressPrinter(io) : {}),
   });
   if (io.isTTY) io.stderr('\n');
   // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
@@ -331,24 +332,40 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   return outcome.exitCode;
 }
 
-/** A one-line progress display on stderr (terminals only): resources found and done, errors, elapsed time and ETA. */
-function progressPrinter(io: CliIo): (event: ProgressEvent) => void {
+/**
+ * A one-line progress display on stderr (terminals only; quiet in CI): resources found, service reads done, API calls
+ * made and throttled, errors, elapsed time and an ETA from the read rate so far.
+ */
+function progressPrinter(io: CliIo): { onProgress: (event: ProgressEvent) => void; onCall: (event: CallEvent) => void } {
   const started = Date.now();
   let found = 0;
   let done = 0;
   let failed = 0;
+  let calls = 0;
+  let throttled = 0;
   let last = 0;
-  return (event) => {
-    if (event.kind === 'inventory') found += event.resources;
-    if (event.kind === 'resource') {
-      done++;
-      if (!event.ok) failed++;
-    }
+  const draw = (force: boolean): void => {
     const now = Date.now();
-    if (now - last < 100 && event.kind !== 'done') return;
+    if (!force && now - last < 100) return;
     last = now;
     const elapsed = (now - started) / 1000;
-    const eta = done > 0 && found > done ? ` ETA ${Math.ceil((elapsed / done) * (found - done))}s` : '';
-    io.stderr(`\rcollecting: ${found} resources found, ${done} service reads done, ${failed} with errors, ${elapsed.toFixed(1)}s${eta}\u001b[K`);
+    const eta = done > 0 && found > done ? `, ETA ${Math.ceil((elapsed / done) * (found - done))}s` : '';
+    const slow = throttled > 0 ? ` (${throttled} throttled)` : '';
+    io.stderr(`\rcollecting: ${found} resources found, ${done} read, ${calls} API calls${slow}, ${failed} with errors, ${elapsed.toFixed(1)}s${eta}\u001b[K`);
+  };
+  return {
+    onProgress: (event) => {
+      if (event.kind === 'inventory') found += event.resources;
+      if (event.kind === 'resource') {
+        done = Math.min(found, done + 1);
+        if (!event.ok) failed++;
+      }
+      draw(event.kind === 'done');
+    },
+    onCall: (event) => {
+      calls++;
+      if (event.throttledMs > 0) throttled++;
+      draw(false);
+    },
   };
 }

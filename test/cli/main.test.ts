@@ -228,3 +228,13 @@ describe('manual checks awaiting an attestation', () => {
     assert.ok(results.results.every((r) => r.status !== 'pass'));
   });
 });
+
+describe('progress', () => {
+  test('a terminal sees resources found, reads, API calls and time on stderr; CI (no terminal) sees none', async () => {
+    const tty = await runCli(['--control', 'AI-SEC-01', '--replay', fixture('demo', 'replay'), '--out', join(work, 'tty'), '--format', 'json'], { isTTY: true });
+    assert.equal(tty.code, 1, tty.stderr);
+    assert.match(tty.stderr, /collecting: \d+ resources found, \d+ read, \d+ API calls/);
+    const ci = await runCli(['--control', 'AI-SEC-01', '--replay', fixture('demo', 'replay'), '--out', join(work, 'ci'), '--format', 'json']);
+    assert.doesNotMatch(ci.stderr, /collecting:/);
+  });
+});

@@ -11,7 +11,7 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+export async function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; isTTY?: boolean } = {}): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
@@ -22,7 +22,7 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
       stderr += t;
     },
     env: options.env ?? { PATH: process.env.PATH },
-    isTTY: false,
+    isTTY: options.isTTY ?? false,
     now: () => new Date(),
     cwd: options.cwd ?? repoRoot,
   });
