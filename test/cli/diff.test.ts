@@ -6,28 +6,15 @@ import { strict as assert } from 'node:assert';
 import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import type { BundleDiff } from '../../src/bundle-ops/diff.js';
 import type { AzureDocument, ListRecord } from '../../src/model.js';
 import { repoRoot } from '../support/paths.js';
-import { tempDir } from '../support/cli.js';
+import { tempDir, runCliAt } from '../support/cli.js';
 
 const NOW = new Date('2026-11-28T09:00:00.000Z');
 const PROD_RG = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai-prod/providers';
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: { PATH: process.env.PATH },
-    isTTY: false,
-    now: () => NOW,
-    cwd: repoRoot,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliAt(NOW);
 
 /** The demo snapshot with known drift applied. */
 function drifted(): { documents: AzureDocument[]; lists: ListRecord[] } {

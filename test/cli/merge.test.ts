@@ -7,31 +7,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import { loadSnapshot } from '../../src/evidence/index.js';
 import { publicKeyFingerprint } from '../../src/evidence/signing.js';
 import type { EvidenceSet, ResultsFile } from '../../src/model.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
 import { repoRoot } from '../support/paths.js';
-import { tempDir } from '../support/cli.js';
+import { tempDir, runCliAt } from '../support/cli.js';
 
 const PROD = '00000000-0000-0000-0000-000000000001';
 const NONPROD = '00000000-0000-0000-0000-000000000002';
 const NOW = new Date('2026-11-28T09:00:00.000Z');
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: { PATH: process.env.PATH },
-    isTTY: false,
-    now: () => NOW,
-    cwd: repoRoot,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliAt(NOW);
 
 const read = (dir: string): ResultsFile => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
 

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { main } from '../../src/cli/main.js';
 import type { ResultsFile } from '../../src/model.js';
 import { repoRoot } from '../support/paths.js';
-import { tempDir } from '../support/cli.js';
+import { tempDir, runCliAt } from '../support/cli.js';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -16,19 +15,7 @@ const PROD = '00000000-0000-0000-0000-000000000001';
 const NONPROD = '00000000-0000-0000-0000-000000000002';
 const NOW = new Date('2026-11-28T09:00:00.000Z');
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: { PATH: process.env.PATH },
-    isTTY: false,
-    now: () => NOW,
-    cwd: repoRoot,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliAt(NOW);
 
 const read = (dir: string): ResultsFile => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
 const scan = (out: string, ...extra: string[]) => cli(['scan', '--control', 'AI-SEC-01', '--replay', 'fixtures/demo/replay', '--format', 'json', '--out', out, ...extra]);

@@ -11,29 +11,16 @@ import { rmSync } from 'node:fs';
 import AjvDraft04Ns from 'ajv-draft-04';
 import addFormatsNs from 'ajv-formats';
 import { Ajv } from 'ajv';
-import { main } from '../../src/cli/main.js';
 import { ajv as sharedAjv } from '../../src/controls/ajv.js';
 import type { ResultsFile } from '../../src/model.js';
-import { tempDir } from '../support/cli.js';
+import { tempDir, runCliAt } from '../support/cli.js';
 import { fixture, repoRoot, shared } from '../support/paths.js';
 
 const work = tempDir('engram-policy-cli-');
 after(() => rmSync(work, { recursive: true, force: true }));
 const NOW = new Date('2026-11-28T09:00:00.000Z');
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: { PATH: process.env.PATH },
-    isTTY: false,
-    now: () => NOW,
-    cwd: repoRoot,
-  });
-  return { code, stdout, stderr };
-}
+const run = runCliAt(NOW);
 const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsFile;
 
 const waiver = (id: string, check: string, resource: string, expires = '2027-03-31') => `  - id: ${id}

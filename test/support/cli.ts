@@ -11,7 +11,10 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; isTTY?: boolean } = {}): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; isTTY?: boolean; now?: Date } = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
@@ -23,7 +26,7 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
     },
     env: options.env ?? { PATH: process.env.PATH },
     isTTY: options.isTTY ?? false,
-    now: () => new Date(),
+    now: () => options.now ?? new Date(),
     cwd: options.cwd ?? repoRoot,
   });
   return { code, stdout, stderr };
@@ -31,4 +34,9 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Node
 
 export function tempDir(prefix = 'engram-audit-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** The same, with a fixed clock (golden comparisons, expiry rules). */
+export function runCliAt(now: Date): (args: string[]) => Promise<CliRun> {
+  return (args) => runCli(args, { now });
 }
