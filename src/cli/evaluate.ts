@@ -1,17 +1,12 @@
 /** `engram-audit evaluate`: judge an evidence snapshot with no network at all, and write the signed bundle. */
 import { resolve } from 'node:path';
-import { loadCatalog, selectControls } from '../controls/index.js';
 import { loadSnapshot } from '../evidence/index.js';
 import { UsageError } from '../errors.js';
 import type { Scope } from '../model.js';
-import { loadDiffSide } from '../bundle-ops/diff.js';
-import { parseFormats } from '../reporters/formats.js';
 import { parse } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
-import { loadWaivers } from '../policy/waivers.js';
-import { loadAttestations } from '../policy/attestations.js';
-import { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './scan.js';
+import { RUN_FLAGS, runSettingsFromFlags } from './run-flags.js';
 
 export const EVALUATE_HELP = `Usage: engram-audit evaluate --evidence FILE (--control ID ... | --all) [--out DIR] [options]
 
@@ -42,16 +37,8 @@ Example:
 
 export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
   const { values } = parse('evaluate', argv, {
+    ...RUN_FLAGS,
     evidence: { type: 'string' },
-    control: { type: 'string', multiple: true },
-    all: { type: 'boolean' },
-    out: { type: 'string' },
-    format: { type: 'string' },
-    ...SIGNING_FLAGS,
-    'diff-against': { type: 'string' },
-    'fail-on': { type: 'string' },
-    waivers: { type: 'string' },
-    attestations: { type: 'string', multiple: true },
     demo: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -63,19 +50,7 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError('evaluate needs --evidence FILE', { hint: "Run 'engram-audit evaluate --help'." });
   }
   const startedAt = io.now();
-  const ids = controlIds(values.control, values.all);
-  const formats = parseFormats(values.format ?? 'json,html,pdf');
-  const failOn = parseFailOn(values['fail-on']);
-  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
-  const diffAgainst = values['diff-against']
-    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
-    : undefined;
-  const catalog = await loadCatalog();
-  const controls = selectControls(catalog, ids);
-  const signer = await signerFromFlags(values, io);
-  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
-  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
-  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
+  const settings = await runSettingsFromFlags(values, io, startedAt);
   const evidencePath = resolve(io.cwd, values.evidence);
   const evidence = await loadSnapshot(evidencePath);
   const scope: Scope = {
@@ -85,20 +60,6 @@ export async function runEvaluate(argv: string[], io: CliIo): Promise<number> {
     source: 'snapshot',
     demo: Boolean(values.demo) || /fixtures[\\/]demo/.test(evidencePath),
   };
-  const outcome = await runPipeline({
-    controls,
-    evidence,
-    scope,
-    outDir: values.out ?? defaultOutDir(startedAt),
-    formats,
-    signer,
-    organisation: values.org,
-    ...(diffAgainst ? { diffAgainst } : {}),
-    failOn,
-    startedAt,
-    io,
-    ...(waivers ? { waivers } : {}),
-    ...(attestations ? { attestations } : {}),
-  });
+  const outcome = await runPipeline({ ...settings, evidence, scope, startedAt, io });
   return outcome.exitCode;
 }

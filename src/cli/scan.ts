@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
-import { loadCatalog, selectControls } from '../controls/index.js';
 import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import {
   collect,
@@ -15,21 +14,15 @@ import {
   type CallEvent,
   type ProgressEvent,
 } from '../collect/index.js';
-import { readFile } from 'node:fs/promises';
-import { loadSigner, type Signer } from '../evidence/index.js';
-import { loadP12Signer } from '../evidence/signing.js';
-import { InputError } from '../errors.js';
 import { UsageError } from '../errors.js';
-import type { Scope, Severity } from '../model.js';
-import { SEVERITIES } from '../model.js';
-import { loadDiffSide } from '../bundle-ops/diff.js';
-import { parseFormats } from '../reporters/formats.js';
+import type { Scope } from '../model.js';
 import { runProbes, type ProbeLevel } from '../probes/run.js';
+import { RUN_FLAGS, runSettingsFromFlags } from './run-flags.js';
+// Re-exported: other commands and tests import these from here.
+export { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './run-flags.js';
 import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.js';
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
-import { loadWaivers } from '../policy/waivers.js';
-import { loadAttestations } from '../policy/attestations.js';
 import { formatShard, parseShard } from '../bundle-ops/shard.js';
 import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
 
@@ -99,71 +92,7 @@ Examples:
   engram-audit --all --management-group contoso-ai --format json,sarif --fail-on high
 `;
 
-/** The signing flags scan and evaluate share. */
-export const SIGNING_FLAGS = {
-  'sign-key': { type: 'string' },
-  'sign-cert': { type: 'string' },
-  'sign-p12': { type: 'string' },
-  'sign-passphrase-env': { type: 'string' },
-  org: { type: 'string' },
-} as const;
 
-/**
- * Loads the run's signer from --sign-key / --sign-cert / --sign-p12 / --sign-passphrase-env. Passphrases come only from
- * the environment (never argv, which other users of the machine can read in the process list).
- */
-export async function signerFromFlags(
-  values: { 'sign-key'?: string; 'sign-cert'?: string; 'sign-p12'?: string; 'sign-passphrase-env'?: string },
-  io: CliIo,
-): Promise<Signer> {
-  const key = values['sign-key'];
-  const p12 = values['sign-p12'];
-  const envName = values['sign-passphrase-env'];
-  if (key && p12) throw new UsageError('--sign-key and --sign-p12 cannot be combined', { hint: 'A PKCS#12 file holds the key and its certificate; give one of them.' });
-  if (values['sign-cert'] && !key) throw new UsageError('--sign-cert needs --sign-key (the RSA private key the certificate was issued for)', { field: '--sign-cert' });
-  let passphrase: string | undefined;
-  if (envName !== undefined) {
-    passphrase = io.env[envName];
-    if (passphrase === undefined) {
-      throw new UsageError(`--sign-passphrase-env names ${envName}, which is not set`, { field: '--sign-passphrase-env', hint: `export ${envName}=... before the run (the passphrase itself is never a flag).` });
-    }
-  }
-  if (p12) {
-    if (passphrase === undefined) {
-      throw new UsageError('--sign-p12 needs --sign-passphrase-env VAR (the environment variable holding its passphrase)', { field: '--sign-p12' });
-    }
-    return loadP12Signer(resolve(io.cwd, p12), passphrase);
-  }
-  let certificatePem: string | undefined;
-  let certificateFile: string | undefined;
-  if (values['sign-cert']) {
-    certificateFile = resolve(io.cwd, values['sign-cert']);
-    try {
-      certificatePem = await readFile(certificateFile, 'utf8');
-    } catch (err) {
-      throw new InputError('E_SIGN_CERT_UNREADABLE', `certificate file could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: certificateFile, field: '--sign-cert' });
-    }
-    if (!/-----BEGIN CERTIFICATE-----/.test(certificatePem)) {
-      throw new InputError('E_SIGN_CERT_INVALID', 'certificate file is not a PEM certificate', { file: certificateFile, field: '--sign-cert', hint: 'Convert it: openssl x509 -in cert.der -inform DER -out cert.pem' });
-    }
-  }
-  const spec = key === undefined ? undefined : /^azurekeyvault:\/\//i.test(key) ? key : resolve(io.cwd, key);
-  const signer = await loadSigner(spec, { passphrase, certificatePem, certificateFile });
-  if (certificatePem && !signer.pdfIdentity) {
-    throw new UsageError(`--sign-cert needs an RSA --sign-key; this key is ${signer.info.algorithm}`, { field: '--sign-cert', hint: 'PDF signatures use RSA; drop --sign-cert to sign the PDF with a labelled ephemeral RSA identity.' });
-  }
-  return signer;
-}
-
-/** Parses a --fail-on value. */
-export function parseFailOn(value: string | undefined): Severity {
-  if (value === undefined) return 'low';
-  const v = value.toLowerCase() as Severity;
-  if (!SEVERITIES.includes(v)) {
-    throw new UsageError(`--fail-on '${value}' is not a severity`, { hint: `Use one of: ${SEVERITIES.join(', ')}.` });
-  }
-  return v;
-}
 
 /** Parses --probes: none (default), safe (read-only probes), all (also the probes that write). */
 export function parseProbeLevel(value: string | undefined): ProbeLevel {
@@ -176,39 +105,16 @@ export function parseProbeLevel(value: string | undefined): ProbeLevel {
   return v;
 }
 
-/** Default bundle directory name: engram-audit-20261128T090000Z. */
-export function defaultOutDir(now: Date): string {
-  return `engram-audit-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-}
-
-export function controlIds(values: string[] | undefined, all: boolean | undefined): string[] | 'all' {
-  if (all) return 'all';
-  const ids = (values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
-  if (ids.length === 0) {
-    throw new UsageError('no control selected', {
-      hint: "Name one with --control AI-SEC-01, or use --all. 'engram-audit controls list' shows the catalog.",
-    });
-  }
-  return ids;
-}
 
 export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const { values } = parse('scan', argv, {
-    control: { type: 'string', multiple: true },
-    all: { type: 'boolean' },
+    ...RUN_FLAGS,
     subscription: { type: 'string', multiple: true },
     'management-group': { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
     replay: { type: 'string' },
     record: { type: 'string' },
-    out: { type: 'string' },
-    format: { type: 'string' },
-    ...SIGNING_FLAGS,
-    'diff-against': { type: 'string' },
-    'fail-on': { type: 'string' },
-    waivers: { type: 'string' },
-    attestations: { type: 'string', multiple: true },
     concurrency: { type: 'string' },
     probes: { type: 'string' },
     'probe-postgres-user': { type: 'string' },
@@ -224,13 +130,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const startedAt = io.now();
-  const ids = controlIds(values.control, values.all);
-  const formats = parseFormats(values.format ?? 'json,html,pdf');
-  const failOn = parseFailOn(values['fail-on']);
-  // Loaded (and verified) before any collection, so a wrong path fails fast with exit 2.
-  const diffAgainst = values['diff-against']
-    ? await loadDiffSide(resolve(io.cwd, values['diff-against']), { verify: true })
-    : undefined;
+  const settings = await runSettingsFromFlags(values, io, startedAt);
   const concurrency = parsePositiveInt('--concurrency', values.concurrency, 8);
   if (values.replay && values.record) {
     throw new UsageError('--replay and --record cannot be combined', { hint: 'Record a live scan, then replay it.' });
@@ -245,12 +145,6 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     });
   }
 
-  const catalog = await loadCatalog();
-  const controls = selectControls(catalog, ids);
-  const signer = await signerFromFlags(values, io);
-  // Read before any collection, so a bad waiver or a missing attached file fails fast (exit 2).
-  const waivers = values.waivers ? loadWaivers(resolve(io.cwd, values.waivers)) : undefined;
-  const attestations = values.attestations ? loadAttestations(values.attestations, io.cwd) : undefined;
 
   const scope: Scope = {
     subscriptions: parseSubscriptions(values.subscription),
@@ -313,22 +207,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     evidence.errors.push(...probed.errors);
   }
 
-  const outcome = await runPipeline({
-    controls,
-    evidence,
-    coverage: coverageOf(evidence),
-    scope,
-    outDir: values.out ?? defaultOutDir(startedAt),
-    formats,
-    signer,
-    organisation: values.org,
-    ...(diffAgainst ? { diffAgainst } : {}),
-    failOn,
-    startedAt,
-    io,
-    ...(waivers ? { waivers } : {}),
-    ...(attestations ? { attestations } : {}),
-  });
+  const outcome = await runPipeline({ ...settings, evidence, coverage: coverageOf(evidence), scope, startedAt, io });
   return outcome.exitCode;
 }
 
