@@ -1,5 +1,4 @@
 /** Reads a JSON or YAML data file (prices, SKU catalog) and locates fields by line, so validation errors name file:line. */
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 
@@ -34,21 +33,6 @@ export function parseDataFile(text: string, file: string): DataFile {
       return lineCounter.linePos(node.range[0]).line;
     },
   };
-}
-
-/** Reads and parses a data file; an unreadable file is an InputError naming it. */
-export function readDataFile(file: string): DataFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new InputError('E_SIZING_FILE_READ', `cannot read file (${code})`, {
-      file,
-      hint: 'Check the path given to the flag.',
-    });
-  }
-  return parseDataFile(text, file);
 }
 
 /** JSON pointer for a path, as printed in errors. */

@@ -3,4 +3,5 @@ export * from './postgres.js';
 export * from './blob.js';
 export * from './sku-catalog.js';
 export * from './prices.js';
-export { parseDataFile, readDataFile, type DataFile } from './data-file.js';
+export { parseDataFile, type DataFile } from './data-file.js';
+export { readDataFile, loadSkuCatalog, loadBlobPrices } from './files.js';

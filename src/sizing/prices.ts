@@ -3,7 +3,7 @@
  * operations-per-month assumption, and the loader that lets a price file (JSON or YAML) override any of them.
  */
 import { InputError, ValidationError, type EngramError } from '../errors.js';
-import { type DataFile, pointer, readDataFile } from './data-file.js';
+import { type DataFile, pointer } from './data-file.js';
 
 export type BlobTier = 'hot' | 'cool' | 'archive';
 export const BLOB_TIERS: readonly BlobTier[] = ['hot', 'cool', 'archive'];
@@ -142,7 +142,3 @@ export function pricesFromData(data: DataFile, base: Readonly<BlobPrices> = DEFA
   return out;
 }
 
-/** Reads a price file (JSON or YAML) and merges it over the strategy's defaults. */
-export function loadBlobPrices(file: string, base: Readonly<BlobPrices> = DEFAULT_BLOB_PRICES): BlobPrices {
-  return pricesFromData(readDataFile(file), base);
-}

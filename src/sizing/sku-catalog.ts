@@ -3,7 +3,7 @@
  * cost order used to pick the cheapest SKU that meets a requirement, and the strategy's per-environment preset table.
  */
 import { ValidationError, InputError, type EngramError } from '../errors.js';
-import { type DataFile, pointer, readDataFile } from './data-file.js';
+import { type DataFile, pointer } from './data-file.js';
 
 /** Compute tier, spelled exactly as the ARM `sku.tier` property. */
 export type SkuTier = 'Burstable' | 'GeneralPurpose' | 'MemoryOptimized';
@@ -200,7 +200,3 @@ export function catalogFromData(data: DataFile): SkuCatalog {
   };
 }
 
-/** Reads and validates a catalog file (JSON or YAML). */
-export function loadSkuCatalog(file: string): SkuCatalog {
-  return catalogFromData(readDataFile(file));
-}

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, ValidationError } from '../../src/errors.js';
-import { DEFAULT_BLOB_PRICES, loadBlobPrices } from '../../src/sizing/prices.js';
+import { DEFAULT_BLOB_PRICES } from '../../src/sizing/prices.js';
+import { loadBlobPrices } from '../../src/sizing/files.js';
 
 let dir = '';
 before(() => { dir = mkdtempSync(join(tmpdir(), 'engram-prices-')); });
