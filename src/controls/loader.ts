@@ -5,10 +5,11 @@
  * all problems are collected before one ValidationError is thrown.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { basename, dirname, join } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { EngramError, InputError, ValidationError } from '../errors.js';
 import { packagePath } from '../util/paths.js';
+import { displayPath, lineAt } from '../util/yaml-lines.js';
 import { ajv, CONTROL_SCHEMA_ID, validateControlSchema, type ErrorObject, type ValidateFunction } from './ajv.js';
 import { NIST_AI_RMF_SUBCATEGORIES } from './nist-ai-rmf.js';
 import type { Catalog, Check, Condition, Control, Example } from './types.js';
@@ -23,27 +24,8 @@ interface Parsed {
   value: unknown;
 }
 
-function display(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') ? rel : file;
-}
-
-/** 1-based line of the node at `pointer` (or of its nearest existing ancestor). */
-function lineOf(p: Parsed, pointer: string): number | undefined {
-  const segs = pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-  for (let n = segs.length; n >= 0; n--) {
-    const node = n === 0 ? p.doc.contents : p.doc.getIn(segs.slice(0, n), true);
-    if (isNode(node) && node.range) return p.lines.linePos(node.range[0]).line;
-  }
-  return undefined;
-}
-
 function problem(p: Parsed, pointer: string, message: string, hint: string): EngramError {
-  return new InputError('E_CONTROL_INVALID', message, { file: display(p.file), line: lineOf(p, pointer), field: pointer || '/', hint });
+  return new InputError('E_CONTROL_INVALID', message, { file: displayPath(p.file), line: lineAt(p, pointer), field: pointer || '/', hint });
 }
 
 /** Picks the errors a human needs from ajv's list: drops the if/then plumbing and duplicates. */
@@ -139,7 +121,7 @@ function semanticProblems(p: Parsed, control: Control, origins: Origin[], seenCh
     const prior = seenChecks.get(check.id);
     if (prior && !(shared && prior.shared === shared)) {
       out.push(problem(q, `${base}/id`, `check id "${check.id}" is already used in ${prior.where}`, 'Check ids are unique across the catalog; pick another, or share one check with `use:`.'));
-    } else if (!prior) seenChecks.set(check.id, { where: `${control.id} (${display(q.file)})`, shared });
+    } else if (!prior) seenChecks.set(check.id, { where: `${control.id} (${displayPath(q.file)})`, shared });
     const params = new Set([...Object.keys(control.parameters ?? {}), ...Object.keys(check.parameters ?? {})]);
     const visit = (c: Condition, path: string): void => {
       const refs: Array<[unknown, string]> = [];
@@ -196,7 +178,7 @@ function normalise(p: Parsed, control: Control, origins: Origin[]): Control {
       if ('related' in node) node.related.type = node.related.type.toLowerCase();
       if ('lookup' in node) node.lookup.type = node.lookup.type.toLowerCase();
     });
-  control.source = { file: display(p.file), line: lineOf(p, '/id') };
+  control.source = { file: displayPath(p.file), line: lineAt(p, '/id') };
   control.checks = control.checks.map((check: Check, i) => {
     lowerTypes(check.condition);
     lowerTypes(check.select);
@@ -206,7 +188,7 @@ function normalise(p: Parsed, control: Control, origins: Origin[]): Control {
       ...check,
       resource_type: check.resource_type.toLowerCase(),
       ...(o.shared ? { shared: o.shared } : {}),
-      source: { file: display(o.p.file), line: lineOf(o.p, o.base || '/id') },
+      source: { file: displayPath(o.p.file), line: lineAt(o.p, o.base || '/id') },
     };
   });
   return control;
@@ -218,7 +200,7 @@ async function parseFile(file: string): Promise<{ parsed?: Parsed; problems: Eng
     text = await readFile(file, 'utf8');
   } catch (err) {
     return {
-      problems: [new InputError('E_CONTROL_UNREADABLE', `cannot read control file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: display(file), hint: 'Check the path and its permissions.' })],
+      problems: [new InputError('E_CONTROL_UNREADABLE', `cannot read control file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: displayPath(file), hint: 'Check the path and its permissions.' })],
     };
   }
   const lines = new LineCounter();
@@ -228,7 +210,7 @@ async function parseFile(file: string): Promise<{ parsed?: Parsed; problems: Eng
       problems: doc.errors.map(
         (e) =>
           new InputError('E_CONTROL_YAML', `malformed YAML: ${e.message.split('\n')[0]}`, {
-            file: display(file),
+            file: displayPath(file),
             line: e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line,
             hint: 'Fix the YAML syntax (indentation, quoting, a missing colon) at this line.',
           }),
@@ -303,7 +285,7 @@ async function check(files: string[]): Promise<{ controls: Control[]; problems: 
       problems.push(problem(parsed, '/id', `control id "${control.id}" is already defined in ${prior}`, 'Each control has one file; remove the duplicate.'));
       continue;
     }
-    seenControls.set(control.id.toUpperCase(), display(file));
+    seenControls.set(control.id.toUpperCase(), displayPath(file));
     const origins: Origin[] = [];
     let sharedFailed = false;
     const entries = control.checks as Array<Check | { use: string }>;
@@ -341,7 +323,7 @@ async function controlFiles(dir: string): Promise<string[]> {
     names = await readdir(dir);
   } catch (err) {
     throw new InputError('E_CONTROLS_DIR', `cannot read the controls directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      file: display(dir),
+      file: displayPath(dir),
       hint: 'Pass a directory that holds <ID>.yaml control files.',
     });
   }
@@ -358,12 +340,12 @@ async function controlFiles(dir: string): Promise<string[]> {
 export async function loadCatalog(dir: string = packagePath('controls')): Promise<Catalog> {
   const files = await controlFiles(dir);
   if (files.length === 0) {
-    throw new InputError('E_CONTROLS_EMPTY', 'no control files found', { file: display(dir), hint: 'Add <ID>.yaml control files, or point at the right directory.' });
+    throw new InputError('E_CONTROLS_EMPTY', 'no control files found', { file: displayPath(dir), hint: 'Add <ID>.yaml control files, or point at the right directory.' });
   }
   const { controls, problems } = await check(files);
   if (problems.length > 0) {
     throw new ValidationError(`${problems.length} problem(s) in control files`, problems, {
-      file: display(dir),
+      file: displayPath(dir),
       hint: 'Fix each problem listed; `engram-audit controls validate FILE` re-checks one file.',
     });
   }

@@ -3,8 +3,8 @@
  * problem becomes an InputError naming the file, the line and the field, collected into one ValidationError (exit 2).
  */
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { displayPath, lineAt } from '../util/yaml-lines.js';
 import { ajv, type ErrorObject, type ValidateFunction } from '../controls/ajv.js';
 import { type EngramError, InputError, ValidationError } from '../errors.js';
 import { packagePath } from '../util/paths.js';
@@ -19,25 +19,7 @@ export interface YamlFile {
   value: unknown;
 }
 
-/** The path shown in messages: relative to the working directory when inside it. */
-export function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') ? rel : file;
-}
-
-/** 1-based line of the node at a JSON pointer (or of its nearest existing ancestor). */
-export function lineAt(y: YamlFile, pointer: string): number | undefined {
-  const segs = pointer
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-  for (let n = segs.length; n >= 0; n--) {
-    const node = n === 0 ? y.doc.contents : y.doc.getIn(segs.slice(0, n), true);
-    if (isNode(node) && node.range) return y.lines.linePos(node.range[0]).line;
-  }
-  return undefined;
-}
+export { displayPath, lineAt } from '../util/yaml-lines.js';
 
 /** Reads and parses `file`; unreadable or malformed YAML is an InputError with the line. */
 export function readYaml(file: string, what: string, code: string): YamlFile {
