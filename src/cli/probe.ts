@@ -87,7 +87,9 @@ Probes:
       records the key version each service reports, as a timeline. Refuses anything tagged environment=prod.
       --postgres-user U --postgres-password-env VAR --postgres-database D --postgres-sslmode MODE
       --connection-string-env VAR   --environment ENV   --ca-file FILE
-      Needs Key Vault Crypto Officer (rotate) and Storage Blob Data Contributor.
+      --arm-resource ID (repeatable)  after rotating, read which key version that storage account or PostgreSQL
+                                      server reports through ARM   --arm-endpoint URL (sovereign clouds)
+      Needs Key Vault Crypto Officer (rotate), Storage Blob Data Contributor, and Reader for --arm-resource.
 
 Other registered probes take their options as --set key=value (repeatable).
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Agent } from 'node:https';
+import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { KeyClient } from '@azure/keyvault-keys';
 import pg from 'pg';
 import { UsageError } from '../errors.js';
@@ -69,7 +70,89 @@ export type RotationDrillOptions = {
   serviceVersion?: string;
   /** Canary name suffix source (tests). */
   randomSuffix?: () => string;
+  /**
+   * Azure resource ids whose ARM settings report the key version each service uses (a storage account's
+   * `encryption.keyvaultproperties.currentVersionedKeyIdentifier`, a PostgreSQL server's `dataEncryption`): read after
+   * the rotation, because neither data plane exposes it.
+   */
+  armResources?: string[];
+  /** ARM endpoint (default https://management.azure.com; a sovereign cloud's, or a test server). */
+  armEndpoint?: string;
 };
+
+/** The api-versions the ARM reads use (the same as the collectors'). */
+const ARM_API_VERSIONS: Record<string, string> = {
+  'microsoft.storage/storageaccounts': '2025-08-01',
+  'microsoft.dbforpostgresql/flexibleservers': '2025-08-01',
+};
+
+/** `/subscriptions/s/resourceGroups/g/providers/<ns>/<type>/<name>` -> `<ns>/<type>`, lower-case. */
+function armTypeOf(id: string): string | undefined {
+  const m = /\/providers\/([^/]+)\/([^/]+)\/[^/]+$/i.exec(id);
+  return m ? `${m[1]}/${m[2]}`.toLowerCase() : undefined;
+}
+
+/**
+ * Reads what the ARM resource says about the key it uses, after the rotation. Storage reports the versioned key it
+ * currently wraps with (it picks a new version up asynchronously, usually within a day, when keyversion is empty);
+ * PostgreSQL reports its key URI and key status.
+ */
+async function armKeyReport(
+  id: string,
+  endpoint: string,
+  credential: NonNullable<ProbeContext['credential']>,
+  agent: Agent | undefined,
+  abortSignal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const type = armTypeOf(id);
+  const apiVersion = type ? ARM_API_VERSIONS[type] : undefined;
+  if (!type || !apiVersion) return { resourceId: id, reportedKeyVersion: null, why: 'not a storage account or PostgreSQL flexible server id' };
+  const origin = new URL(endpoint).origin;
+  // Sovereign clouds' ARM endpoints are their own token audience; anything else (a test server) asks for public ARM.
+  const audience = /^https:\/\/management\./.test(origin) ? origin : 'https://management.azure.com';
+  const token = await credential.getToken(`${audience}/.default`, { abortSignal });
+  const url = `${origin}${id}?api-version=${apiVersion}`;
+  const request = createPipelineRequest({
+    url,
+    method: 'GET',
+    headers: createHttpHeaders({ authorization: `Bearer ${token?.token ?? ''}`, accept: 'application/json' }),
+    abortSignal,
+  });
+  // createPipelineRequest does not copy an agent; the HTTP client reads it from the request (as agentPolicy sets it).
+  if (agent) request.agent = agent;
+  const response = await createDefaultHttpClient().sendRequest(request);
+  if (response.status !== 200) {
+    return { resourceId: id, request: `GET ${url}`, status: response.status, reportedKeyVersion: null, why: `ARM answered ${response.status}` };
+  }
+  const body = JSON.parse(response.bodyAsText ?? '{}') as { properties?: Record<string, any> };
+  const p = body.properties ?? {};
+  if (type === 'microsoft.storage/storageaccounts') {
+    const kv = p.encryption?.keyvaultproperties ?? {};
+    const current: string | undefined = kv.currentVersionedKeyIdentifier;
+    return {
+      resourceId: id,
+      request: `GET ${url}`,
+      keySource: p.encryption?.keySource ?? null,
+      keyVersionPinned: kv.keyversion ? kv.keyversion : null,
+      currentVersionedKeyIdentifier: current ?? null,
+      reportedKeyVersion: current ? current.replace(/\/+$/, '').split('/').pop() : null,
+      lastKeyRotationTimestamp: kv.lastKeyRotationTimestamp ?? null,
+    };
+  }
+  const de = p.dataEncryption ?? {};
+  const uri: string | undefined = de.primaryKeyURI;
+  const segments = uri ? new URL(uri).pathname.split('/').filter(Boolean) : [];
+  return {
+    resourceId: id,
+    request: `GET ${url}`,
+    type: de.type ?? null,
+    primaryKeyURI: uri ?? null,
+    primaryEncryptionKeyStatus: de.primaryEncryptionKeyStatus ?? null,
+    // A versionless URI (keys/<name>) follows the newest version; a versioned one names it.
+    reportedKeyVersion: segments.length >= 3 ? segments[2] : null,
+    followsLatestVersion: segments.length === 2,
+  };
+}
 
 /** One timeline entry. */
 export interface DrillStep {
@@ -258,7 +341,16 @@ export async function runRotationDrill(target: string, options: RotationDrillOpt
           previous: versionBefore,
           previousEnabled,
         });
+        const armReports: Array<Record<string, unknown>> = [];
+        for (const id of options.armResources ?? []) {
+          step = `GET ${id} (ARM: which key version the service reports)`;
+          attempted.push(step);
+          const report = await armKeyReport(id, options.armEndpoint ?? 'https://management.azure.com', credential, agent, abortSignal);
+          armReports.push(report);
+          record('service key version (ARM)', report.reportedKeyVersion !== null || report.followsLatestVersion === true, report);
+        }
         observed.keyVersions = {
+          ...(armReports.length > 0 ? { services: armReports } : {}),
           keyVault: { before: versionBefore, after: after.properties.version ?? null, previousEnabled },
           blob: {
             reportedKeyVersion: null,
@@ -338,6 +430,8 @@ export function parseRotationDrillArgs(argv: string[]): ParsedProbeArgs<Rotation
     environment: { value: true },
     'ca-file': { value: true },
     'disable-challenge-resource-verification': { value: false },
+    'arm-resource': { value: true, many: true },
+    'arm-endpoint': { value: true },
   });
   const key = flags.get('key')?.[0];
   if (positional.length > 1 || (key && positional.length > 0)) throw new UsageError('rotation-drill takes one key: --key URL (or the key URL as the target)');
@@ -371,5 +465,21 @@ export function parseRotationDrillArgs(argv: string[]): ParsedProbeArgs<Rotation
   if (str('environment')) options.environment = str('environment');
   if (str('ca-file')) options.caFile = str('ca-file');
   if (flags.has('disable-challenge-resource-verification')) options.disableChallengeResourceVerification = true;
+  const arm = flags.get('arm-resource');
+  if (arm) {
+    for (const id of arm) {
+      if (!armTypeOf(id) || !ARM_API_VERSIONS[armTypeOf(id)!]) {
+        throw new UsageError(`--arm-resource ${JSON.stringify(id)} is not a storage account or PostgreSQL flexible server id`, {
+          hint: '/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>',
+        });
+      }
+    }
+    options.armResources = arm;
+  }
+  const endpoint = str('arm-endpoint');
+  if (endpoint !== undefined) {
+    if (!/^https:\/\//.test(endpoint)) throw new UsageError('--arm-endpoint must be an https:// URL');
+    options.armEndpoint = endpoint;
+  }
   return { target, options, timeoutMs, json };
 }

@@ -44,6 +44,46 @@ function hostOf(url: string): string | undefined {
   }
 }
 
+/** `<vault host>/<key name>` (lower-case) of a key URI, versioned or not. */
+function keyRef(uri: string): string {
+  try {
+    const u = new URL(uri);
+    const [, keys, name] = u.pathname.split('/');
+    return keys?.toLowerCase() === 'keys' && name ? `${u.host.toLowerCase()}/${name.toLowerCase()}` : '';
+  } catch {
+    return '';
+  }
+}
+
+interface KeyConsumer {
+  id: string;
+  tags: Record<string, string>;
+  blobEndpoint?: string;
+}
+
+/** Which storage accounts and PostgreSQL servers encrypt with which key, from their customer-managed key settings. */
+function keyConsumers(evidence: EvidenceSet): Map<string, KeyConsumer[]> {
+  const map = new Map<string, KeyConsumer[]>();
+  const add = (ref: string, c: KeyConsumer): void => {
+    if (ref) map.set(ref, [...(map.get(ref) ?? []), c]);
+  };
+  for (const doc of evidence.documents) {
+    const type = lower(doc.type);
+    const props = (doc.properties ?? {}) as Record<string, any>;
+    if (type === 'microsoft.storage/storageaccounts') {
+      const kv = props.encryption?.keyvaultproperties ?? {};
+      if (typeof kv.keyvaulturi === 'string' && typeof kv.keyname === 'string') {
+        const blob = str(props.primaryEndpoints?.blob);
+        add(keyRef(`${kv.keyvaulturi.replace(/\/+$/, '')}/keys/${kv.keyname}`), { id: doc.id, tags: doc.tags ?? {}, ...(blob ? { blobEndpoint: blob } : {}) });
+      }
+    } else if (type === 'microsoft.dbforpostgresql/flexibleservers') {
+      const uri = str(props.dataEncryption?.primaryKeyURI);
+      if (uri) add(keyRef(uri), { id: doc.id, tags: doc.tags ?? {} });
+    }
+  }
+  return map;
+}
+
 /**
  * Derives probe targets from collected documents:
  * - PostgreSQL flexible servers: `tls` on `properties.fullyQualifiedDomainName:5432` with `starttls: postgres`
@@ -57,6 +97,7 @@ function hostOf(url: string): string | undefined {
  */
 export function probeTargetsFromEvidence(evidence: EvidenceSet, options: ProbeTargetOptions = {}): ProbeTarget[] {
   const out: ProbeTarget[] = [];
+  const consumers = keyConsumers(evidence);
   for (const doc of evidence.documents) {
     const type = lower(doc.type);
     const props = (doc.properties ?? {}) as Record<string, unknown>;
@@ -84,7 +125,22 @@ export function probeTargetsFromEvidence(evidence: EvidenceSet, options: ProbeTa
       const keyUri = str(props.keyUri);
       if (!keyUri) continue;
       out.push({ probe: 'keyvault-crypto', target: keyUri, resourceId: doc.id, options: { tags } });
-      out.push({ probe: 'rotation-drill', target: keyUri, resourceId: doc.id, options: { tags } });
+      // The drill writes a canary where the key is used: into the configured container of a storage account that
+      // encrypts with this key, then reads back which key version every service using the key reports (ARM).
+      const users = consumers.get(keyRef(keyUri)) ?? [];
+      const account = users.find((u) => u.blobEndpoint);
+      if (options.blobCanaryContainer && account?.blobEndpoint) {
+        out.push({
+          probe: 'rotation-drill',
+          target: keyUri,
+          resourceId: doc.id,
+          options: {
+            tags: { ...account.tags, ...tags },
+            container: `${account.blobEndpoint.replace(/\/+$/, '')}/${options.blobCanaryContainer}`,
+            armResources: users.map((u) => u.id),
+          },
+        });
+      }
     }
   }
   return out.sort((a, b) => (a.probe === b.probe ? (a.target < b.target ? -1 : a.target > b.target ? 1 : 0) : a.probe < b.probe ? -1 : 1));

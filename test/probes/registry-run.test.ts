@@ -34,13 +34,37 @@ describe('probe targets from evidence', () => {
       targets.map((t) => [t.probe, t.target, t.options]),
       [
         ['keyvault-crypto', 'https://v1.vault.azure.net/keys/k1', { tags: { environment: 'dev' } }],
-        ['rotation-drill', 'https://v1.vault.azure.net/keys/k1', { tags: { environment: 'dev' } }],
         ['tls', 'exampleserver.postgres.database.azure.com:5432', { starttls: 'postgres' }],
         ['tls', 'https://sample-vault.vault.azure.net', { http: true, path: '/keys?api-version=7.5' }],
         ['tls', 'https://sto8596.blob.core.windows.net/', { http: true }],
       ],
     );
-    assert.equal(targets[2].resourceId, docs[0].id);
+    assert.equal(targets[1].resourceId, docs[0].id);
+  });
+
+  it('drills a key only where it is used and a canary container is given: the canary goes to a storage account that encrypts with it, and every user of the key is read back through ARM', () => {
+    const account: AzureDocument = {
+      id: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1',
+      type: 'Microsoft.Storage/storageAccounts',
+      name: 'st1',
+      tags: { owner: 'data' },
+      properties: { primaryEndpoints: { blob: 'https://st1.blob.core.windows.net/' }, encryption: { keySource: 'Microsoft.Keyvault', keyvaultproperties: { keyvaulturi: 'https://V1.vault.azure.net/', keyname: 'K1', keyversion: '' } } },
+    };
+    const server: AzureDocument = {
+      id: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1',
+      type: 'Microsoft.DBforPostgreSQL/flexibleServers',
+      name: 'pg1',
+      properties: { dataEncryption: { type: 'AzureKeyVault', primaryKeyURI: 'https://v1.vault.azure.net/keys/k1/0123' } },
+    };
+    const drill = (opts?: { blobCanaryContainer: string }) => probeTargetsFromEvidence(evidence([keyDoc, account, server]), opts).filter((t) => t.probe === 'rotation-drill');
+    assert.deepEqual(drill(), [], 'no canary container: no drill');
+    const [t] = drill({ blobCanaryContainer: 'engram-canary' });
+    assert.equal(t.target, 'https://v1.vault.azure.net/keys/k1');
+    assert.equal(t.options.container, 'https://st1.blob.core.windows.net/engram-canary');
+    assert.deepEqual(t.options.armResources, [account.id, server.id]);
+    assert.deepEqual(t.options.tags, { owner: 'data', environment: 'dev' }, 'the key and account tags decide production');
+    const unused = probeTargetsFromEvidence(evidence([keyDoc]), { blobCanaryContainer: 'c' }).filter((x) => x.probe === 'rotation-drill');
+    assert.deepEqual(unused, [], 'a key no storage account uses is not drilled');
   });
 
   it('adds postgres-session and blob-canary only when told how to log in and where to write', () => {
@@ -115,12 +139,15 @@ describe('runProbes', () => {
       },
     });
     const probes = [mk('keyvault-crypto', false), mk('rotation-drill', true)];
-    const ev = evidence([keyDoc, storage('s', 'https://s.blob.core.windows.net/')]);
-    const safe = await runProbes({ level: 'safe', evidence: ev, ctx, probes });
+    const user = storage('s', 'https://s.blob.core.windows.net/');
+    user.properties = { ...user.properties, encryption: { keyvaultproperties: { keyvaulturi: 'https://v1.vault.azure.net', keyname: 'k1' } } };
+    const ev = evidence([keyDoc, user]);
+    const targetOptions = { blobCanaryContainer: 'canary' };
+    const safe = await runProbes({ level: 'safe', evidence: ev, ctx, probes, targetOptions });
     assert.deepEqual(ran, ['keyvault-crypto']);
     assert.equal(safe.documents.length, 1);
     ran.length = 0;
-    const all = await runProbes({ level: 'all', evidence: ev, ctx, probes });
+    const all = await runProbes({ level: 'all', evidence: ev, ctx, probes, targetOptions });
     assert.deepEqual(ran.sort(), ['keyvault-crypto', 'rotation-drill']);
     assert.deepEqual(all.documents.map((d) => d.id), [`${keyDoc.id}/probes/keyvault-crypto`, `${keyDoc.id}/probes/rotation-drill`]);
     assert.deepEqual(all.errors, []);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -100,6 +102,48 @@ describe('rotation-drill against the loopback Key Vault, Azurite and PGlite', ()
     assert.equal((rows.rows[0] as { n: number }).n, 0, 'canary row removed');
     const json = JSON.stringify(obs);
     assert.ok(!json.includes(az.accountKey) && !json.includes('AccountKey'));
+  });
+
+  it('reads, after the rotation, which key version each service reports through ARM (storage and PostgreSQL)', async () => {
+    // A loopback ARM answering GET storage account / GET flexible server in the shapes of the shared examples
+    // (StorageAccountGetPropertiesCMKEnabled.json; ServersListBySubscription.json server 3), with the vault's new version.
+    const sub = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-drill/providers';
+    const storageId = `${sub}/Microsoft.Storage/storageAccounts/stdrill`;
+    const pgId = `${sub}/Microsoft.DBforPostgreSQL/flexibleServers/psql-drill`;
+    const seen: string[] = [];
+    const arm = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ? 'with token' : 'no token'}`);
+      const [path] = (req.url ?? '').split('?');
+      const latest = kv.versions('cmk').at(-1);
+      if (path === storageId) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          id: storageId, name: 'stdrill', type: 'Microsoft.Storage/storageAccounts',
+          properties: { encryption: { keySource: 'Microsoft.Keyvault', keyvaultproperties: { keyvaulturi: kv.vaultUrl, keyname: 'cmk', keyversion: '', currentVersionedKeyIdentifier: kv.keyId('cmk', latest), lastKeyRotationTimestamp: '2026-05-06T07:00:30.0000000Z' } } },
+        }));
+      } else if (path === pgId) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          id: pgId, name: 'psql-drill', type: 'Microsoft.DBforPostgreSQL/flexibleServers',
+          properties: { dataEncryption: { type: 'AzureKeyVault', primaryKeyURI: `${kv.vaultUrl}/keys/cmk`, primaryEncryptionKeyStatus: 'Valid' } },
+        }));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => arm.listen(0, '127.0.0.1', r));
+    try {
+      const armEndpoint = `https://127.0.0.1:${(arm.address() as AddressInfo).port}`;
+      const obs = await runRotationDrill(kv.keyId('cmk'), { ...base(), armResources: [storageId, pgId], armEndpoint, randomSuffix: () => 'a1a1a1a1' }, ctx());
+      assert.equal(obs.status, 'compliant', `${obs.summary} ${JSON.stringify(obs.error)}`);
+      const services = (obs.observed.keyVersions as { services: Array<Record<string, unknown>> }).services;
+      const rotatedTo = (obs.observed.keyVersions as { keyVault: { after: string } }).keyVault.after;
+      assert.equal(services[0].reportedKeyVersion, rotatedTo, 'storage reports the rotated version');
+      assert.equal(services[1].followsLatestVersion, true, 'PostgreSQL uses a versionless key URI');
+      assert.equal(services[1].primaryEncryptionKeyStatus, 'Valid');
+      assert.ok(seen.every((l) => l.endsWith('with token')), 'ARM reads carry a token');
+      const steps = (obs.observed.timeline as DrillStep[]).map((x) => x.step);
+      assert.ok(steps.indexOf('service key version (ARM)') > steps.indexOf('key rotated'), 'read after the rotation');
+      assert.ok(!JSON.stringify(obs).includes('fake-kv-token'), 'no token in the observation');
+    } finally {
+      arm.close();
+    }
   });
 
   it('is non-compliant when rotation leaves the pre-rotation version disabled', async () => {
@@ -206,6 +250,7 @@ describe('parseRotationDrillArgs', () => {
       '--postgres-user', 'drill',
       '--postgres-password-env', 'PGPASSWORD',
       '--environment', 'staging',
+      '--arm-resource', '/subscriptions/0/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st1',
       '--json',
     ]);
     assert.equal(p.target, 'https://v.vault.azure.net/keys/cmk');
@@ -215,6 +260,7 @@ describe('parseRotationDrillArgs', () => {
       postgresUser: 'drill',
       postgresPasswordEnv: 'PGPASSWORD',
       environment: 'staging',
+      armResources: ['/subscriptions/0/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st1'],
     });
     assert.equal(p.json, true);
   });
@@ -222,6 +268,8 @@ describe('parseRotationDrillArgs', () => {
     assert.throws(() => parseRotationDrillArgs(['--container', 'https://a.blob.core.windows.net/c']), UsageError);
     assert.throws(() => parseRotationDrillArgs(['--key', 'https://v.vault.azure.net/keys/k']), UsageError);
     assert.throws(() => parseRotationDrillArgs(['--key', 'https://v.vault.azure.net/keys/k', '--container', 'https://a.blob.core.windows.net/c', '--postgres', 'db:5432']), UsageError);
+    assert.throws(() => parseRotationDrillArgs(['--key', 'https://v.vault.azure.net/keys/k', '--container', 'https://a.blob.core.windows.net/c', '--arm-resource', '/subscriptions/0/resourceGroups/g/providers/Microsoft.Web/sites/x']), UsageError);
+    assert.throws(() => parseRotationDrillArgs(['--key', 'https://v.vault.azure.net/keys/k', '--container', 'https://a.blob.core.windows.net/c', '--arm-endpoint', 'http://127.0.0.1:1']), UsageError);
     assert.throws(() => parsePostgresTarget('db'), UsageError);
     assert.throws(() => parsePostgresTarget('db:99999'), UsageError);
   });
