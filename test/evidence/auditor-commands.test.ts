@@ -12,24 +12,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { verifyBundle } from '../../src/evidence/verify.js';
-import { repoRoot } from '../support/paths.js';
+import { runDocCommand } from '../support/verifying-doc.js';
 import { runCli, tempDir } from '../support/cli.js';
 
-/** The `sh` block after each `<!-- verify:NAME -->` marker in docs/verifying.md. */
-function docCommands(): Record<string, string> {
-  const md = readFileSync(join(repoRoot, 'docs', 'verifying.md'), 'utf8');
-  const out: Record<string, string> = {};
-  for (const m of md.matchAll(/<!-- verify:([a-z0-9-]+) -->\s*```sh\n([\s\S]*?)```/g)) out[m[1]!] = m[2]!.trim();
-  return out;
-}
-const cmd = docCommands();
 
-function run(name: string, cwd: string): { status: number | null; out: string } {
-  const command = cmd[name];
-  assert.ok(command, `docs/verifying.md has a verify:${name} block`);
-  const r = spawnSync('bash', ['-c', command], { cwd, encoding: 'utf8' });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
+const run = runDocCommand;
 
 const work = tempDir('engram-auditor-');
 const bundles: Record<'rsa' | 'p12' | 'ephemeral', string> = { rsa: '', p12: '', ephemeral: '' };

@@ -3,6 +3,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { identityFromPem, signPdf } from '../../src/evidence/pdf-sign.js';
 import type { EvidenceSet } from '../../src/model.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -71,4 +73,13 @@ export function writeKeyFiles(dir: string) {
   writeFileSync(files.p384, secp384.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(files.garbage, '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n');
   return files;
+}
+
+/** A small real PDF with a valid embedded signature (verify checks report.pdf's signature too). */
+export async function signedSamplePdf(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  doc.addPage().drawText('engram-audit packet', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const when = new Date('2026-11-28T09:00:00Z');
+  return signPdf(Buffer.from(await doc.save()), identityFromPem(key, { now: when }), { reason: 'test', location: 'test', contactInfo: '', name: 'test', signingTime: when });
 }

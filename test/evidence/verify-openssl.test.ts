@@ -4,46 +4,23 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { identityFromPem, signPdf } from '../../src/evidence/pdf-sign.js';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBundle } from '../../src/evidence/bundle.js';
 import { loadSigner, type Signer } from '../../src/evidence/signing.js';
 import { verifyBundle } from '../../src/evidence/verify.js';
-import { repoRoot } from '../support/paths.js';
-import { sampleEvidence, tempDir } from './support.js';
+import { docCommands, runDocCommand } from '../support/verifying-doc.js';
+import { sampleEvidence, tempDir, signedSamplePdf } from './support.js';
 
-/** The `sh` block after each `<!-- verify:NAME -->` marker in docs/verifying.md. */
-function docCommands(): Record<string, string> {
-  const md = readFileSync(join(repoRoot, 'docs', 'verifying.md'), 'utf8');
-  const out: Record<string, string> = {};
-  for (const m of md.matchAll(/<!-- verify:([a-z0-9-]+) -->\s*```sh\n([\s\S]*?)```/g)) out[m[1]!] = m[2]!.trim();
-  return out;
-}
 
 const cmd = docCommands();
 
-function run(name: string, cwd: string): { status: number | null; out: string } {
-  const command = cmd[name];
-  assert.ok(command, `docs/verifying.md has a verify:${name} block`);
-  const r = spawnSync('bash', ['-c', command], { cwd, encoding: 'utf8' });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
+const run = runDocCommand;
 
 let tmp: ReturnType<typeof tempDir>;
 const bundles: Record<string, string> = {};
 const signers: Record<string, Signer> = {};
-/** A small real PDF with a valid embedded signature (verify checks report.pdf's signature too). */
-async function signedSamplePdf(): Promise<Buffer> {
-  const doc = await PDFDocument.create();
-  doc.addPage().drawText('engram-audit packet', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const when = new Date('2026-11-28T09:00:00Z');
-  return signPdf(Buffer.from(await doc.save()), identityFromPem(key, { now: when }), { reason: 'test', location: 'test', contactInfo: '', name: 'test', signingTime: when });
-}
 
 before(async () => {
   const pdf = await signedSamplePdf();

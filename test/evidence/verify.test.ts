@@ -1,8 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { identityFromPem, signPdf } from '../../src/evidence/pdf-sign.js';
 import { appendFileSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
@@ -10,21 +7,13 @@ import { writeBundle } from '../../src/evidence/bundle.js';
 import { formatManifest, manifestEntries } from '../../src/evidence/manifest.js';
 import { loadSigner, type Signer } from '../../src/evidence/signing.js';
 import { formatVerifyReport, verifyBundle, type VerifyReport } from '../../src/evidence/verify.js';
-import { sampleEvidence, tempDir, writeKeyFiles } from './support.js';
+import { sampleEvidence, tempDir, writeKeyFiles, signedSamplePdf } from './support.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let keys: ReturnType<typeof writeKeyFiles>;
 let ed: Signer;
 let ec: Signer;
 const pristine: Record<string, string> = {};
-/** A small real PDF with a valid embedded signature (verify checks report.pdf's signature too). */
-async function signedSamplePdf(): Promise<Buffer> {
-  const doc = await PDFDocument.create();
-  doc.addPage().drawText('engram-audit packet', { x: 50, y: 700, font: await doc.embedFont(StandardFonts.Helvetica) });
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const when = new Date('2026-11-28T09:00:00Z');
-  return signPdf(Buffer.from(await doc.save()), identityFromPem(key, { now: when }), { reason: 'test', location: 'test', contactInfo: '', name: 'test', signingTime: when });
-}
 
 before(async () => {
   const pdf = await signedSamplePdf();
