@@ -20,6 +20,11 @@ export interface DiffSide {
   results: ResultsFile;
   /** The bundle's evidence; absent for a results.json outside a bundle. */
   evidence?: EvidenceSet;
+  /**
+   * The evidence as digests per lower-case document id (see {@link documentDigests}), in place of `evidence`: what a
+   * scan whose evidence streams through a store on disk passes, so the diff never needs the documents at once.
+   */
+  digests?: DocumentDigests;
   /** `verified` (a bundle that verified), `skipped` (--no-verify) or `unbundled` (a bare results.json: nothing to verify). */
   verification: 'verified' | 'skipped' | 'unbundled';
   /** The verification report, when the side is a bundle and verification ran. */
@@ -234,10 +239,17 @@ export function documentDigest(doc: AzureDocument): string {
   return sha256Hex(canonicalJson(doc));
 }
 
-function digests(evidence: EvidenceSet): Map<string, { id: string; type: string; sha256: string }> {
-  const out = new Map<string, { id: string; type: string; sha256: string }>();
-  for (const d of evidence.documents) out.set(d.id.toLowerCase(), { id: d.id, type: typeof d.type === 'string' ? d.type.toLowerCase() : '', sha256: documentDigest(d) });
-  return out;
+/** Lower-case document id -> the document's id, lower-case type and {@link documentDigest}. */
+export type DocumentDigests = Map<string, { id: string; type: string; sha256: string }>;
+
+/** Adds the digests of `documents` to `into` (call once per partition of a streamed evidence set). */
+export function documentDigests(documents: Iterable<AzureDocument>, into: DocumentDigests = new Map()): DocumentDigests {
+  for (const d of documents) into.set(d.id.toLowerCase(), { id: d.id, type: typeof d.type === 'string' ? d.type.toLowerCase() : '', sha256: documentDigest(d) });
+  return into;
+}
+
+function digests(side: DiffSide): DocumentDigests {
+  return side.digests ?? documentDigests(side.evidence?.documents ?? []);
 }
 
 function change(r: Result, oldStatus: Status | undefined, newStatus: Status | undefined): ResultChange {
@@ -282,10 +294,10 @@ export function diffRuns(oldSide: DiffSide, newSide: DiffSide): BundleDiff {
   const removedResources = [...resBefore].filter(([k]) => !resAfter.has(k)).map(([, v]) => v).sort(byResId);
 
   const evidence: BundleDiff['evidence'] = { compared: false, changed: [], added: [], removed: [] };
-  if (oldSide.evidence && newSide.evidence) {
+  if ((oldSide.evidence || oldSide.digests) && (newSide.evidence || newSide.digests)) {
     evidence.compared = true;
-    const a = digests(oldSide.evidence);
-    const b = digests(newSide.evidence);
+    const a = digests(oldSide);
+    const b = digests(newSide);
     for (const [k, d] of b) {
       const was = a.get(k);
       if (!was) evidence.added.push(d.id);

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Control } from '../controls/index.js';
-import { evaluate } from '../engine/index.js';
+import { evaluate, evaluatePartitioned } from '../engine/index.js';
+import { EvidenceStore } from '../evidence/store.js';
+import { serializeStore } from '../evidence/serialize.js';
 import { serializeEvidence, writeBundle, type Signer } from '../evidence/index.js';
 import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
@@ -17,7 +19,7 @@ import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
 import { renderJunit } from '../reporters/junit.js';
 import { toolVersion } from '../util/paths.js';
-import { diffRuns, diffViewModel, formatDiffText, type DiffSide } from '../bundle-ops/diff.js';
+import { diffRuns, diffViewModel, documentDigests, formatDiffText, type DiffSide, type DocumentDigests } from '../bundle-ops/diff.js';
 import { sha256Hex } from '../util/hash.js';
 import { DSSE_FILE, buildStatement, signDsse } from '../evidence/dsse.js';
 import { PUBLIC_KEY_FILE } from '../evidence/manifest.js';
@@ -35,7 +37,11 @@ import {
 
 export interface RunOptions {
   controls: Control[];
-  evidence: EvidenceSet;
+  /**
+   * The evidence: in memory (a snapshot, a merge), or a disk-backed store (a scan), which is evaluated one partition
+   * at a time and streamed into the bundle part by part, so the run never holds the whole evidence.
+   */
+  evidence: EvidenceSet | EvidenceStore;
   scope: Scope;
   /** Coverage from the collector; derived from the documents when absent (snapshots). */
   coverage?: Coverage;
@@ -101,14 +107,21 @@ export function exitCodeFor(results: ResultsFile, failOn: Severity): number {
 export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const { io, scope } = options;
   const attestations = options.attestations ?? [];
-  const evidence: EvidenceSet = attestations.length
-    ? {
-        ...options.evidence,
-        documents: [...options.evidence.documents, ...attestations.map(attestationDocument)],
-        provenance: [...options.evidence.provenance, ...attestations.map((a) => attestationProvenance(a, options.startedAt))],
-      }
-    : options.evidence;
-  let evaluation = evaluate(evidence, options.controls, { now: options.startedAt });
+  const store = options.evidence instanceof EvidenceStore ? options.evidence : undefined;
+  let evidence: EvidenceSet | undefined;
+  if (store) {
+    for (const a of attestations) store.put(attestationDocument(a), attestationProvenance(a, options.startedAt));
+  } else {
+    const given = options.evidence as EvidenceSet;
+    evidence = attestations.length
+      ? {
+          ...given,
+          documents: [...given.documents, ...attestations.map(attestationDocument)],
+          provenance: [...given.provenance, ...attestations.map((a) => attestationProvenance(a, options.startedAt))],
+        }
+      : given;
+  }
+  let evaluation = store ? evaluatePartitioned(store, options.controls, { now: options.startedAt }) : evaluate(evidence!, options.controls, { now: options.startedAt });
   let waiverOutcomes;
   if (options.waivers) {
     const w = applyWaivers(evaluation.results, evaluation.controls, options.waivers, options.startedAt);
@@ -123,7 +136,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     startedAt: options.startedAt.toISOString(),
     finishedAt: io.now().toISOString(),
     scope,
-    coverage: options.coverage ?? coverageOf(evidence, scope),
+    coverage: options.coverage ?? coverageOf(evidence ?? store!.toEvidenceSet(), scope),
     signing: options.signer.info,
     controls: evaluation.controls,
     results: evaluation.results,
@@ -131,7 +144,8 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     ...(options.attestations ? { attestations: attestationSummaries(attestations, options.startedAt) } : {}),
   };
 
-  const serialized = serializeEvidence(evidence);
+  // A store streams its evidence files next to the output, part by part; the bundle writer moves them in.
+  const serialized = store ? serializeStore(store, store.dir) : serializeEvidence(evidence!);
   // Attestation YAMLs and their attached files go into the bundle, so SHA256SUMS and the signature cover them.
   const files: Record<string, string | Buffer> = { ...attestationBundleFiles(attestations) };
   files[FORMAT_FILES.json] = renderJson(results);
@@ -153,7 +167,12 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
       }
     : undefined;
   const diff = options.diffAgainst
-    ? diffRuns(options.diffAgainst, { path: options.outDir, results, evidence, verification: 'unbundled' })
+    ? diffRuns(options.diffAgainst, {
+        path: options.outDir,
+        results,
+        ...(store ? { digests: storeDigests(store) } : { evidence: evidence! }),
+        verification: 'unbundled',
+      })
     : undefined;
   let html: string | undefined;
   let printHtml: string | undefined;
@@ -162,7 +181,8 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
       evidenceIndex: serialized.index,
       organisation: options.organisation,
       controls: options.controls,
-      documents: evidence.documents,
+      // The packet lists probe observations; from a store, only those are read back.
+      documents: store ? store.ofTypes((t) => t.startsWith('engram.probe/')).documents : evidence!.documents,
       pdfSignature,
       ...(diff ? { diff: diffViewModel(diff) } : {}),
     };
@@ -225,6 +245,13 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     io.stdout(`Changes since ${options.diffAgainst.path}:\n${formatDiffText(diff, 10)}\n`);
   }
   return { exitCode: exitCodeFor(results, options.failOn), results, outDir };
+}
+
+/** Digests of every document of a store, read one partition at a time. */
+function storeDigests(store: EvidenceStore): DocumentDigests {
+  const out: DocumentDigests = new Map();
+  for (const part of store.partitions()) documentDigests(part.documents, out);
+  return out;
 }
 
 const STATUS_ORDER: Status[] = ['fail', 'error', 'pass', 'not_applicable', 'manual'];

@@ -1,12 +1,14 @@
 /** `engram-audit [scan]`: collect from Azure (or a replay), evaluate, and write the signed bundle. */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import {
-  collect,
-  coverageOf,
+  collectToStore,
+  coverageOfStore,
+  type CollectedScope,
   createRecordingClient,
   createReplayClient,
   createReplayCredential,
@@ -14,9 +16,10 @@ import {
   type CallEvent,
   type ProgressEvent,
 } from '../collect/index.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
+import { EvidenceStore } from '../evidence/store.js';
 import type { Scope } from '../model.js';
-import { runProbes, type ProbeLevel } from '../probes/run.js';
+import { PROBE_SOURCE_TYPES, runProbes, type ProbeLevel } from '../probes/run.js';
 import { RUN_FLAGS, runSettingsFromFlags } from './run-flags.js';
 // Re-exported: other commands and tests import these from here.
 export { SIGNING_FLAGS, controlIds, defaultOutDir, parseFailOn, signerFromFlags } from './run-flags.js';
@@ -24,7 +27,7 @@ import { parse, parsePositiveInt, parseSubscriptions, parseTags } from './args.j
 import type { CliIo } from './io.js';
 import { runPipeline } from './pipeline.js';
 import { formatShard, parseShard } from '../bundle-ops/shard.js';
-import { emptyCollection, planShard } from '../bundle-ops/shard-scope.js';
+import { planShard } from '../bundle-ops/shard-scope.js';
 
 export const SCAN_HELP = `Usage: engram-audit [scan] (--control ID ... | --all) [scope] [options]
 
@@ -171,44 +174,72 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   if (plan) {
     io.stderr(`shard ${formatShard(plan.shard)}: ${plan.subscriptions.length} of ${plan.population.length} subscriptions${plan.subscriptions.length > 0 ? ` (${plan.subscriptions.join(', ')})` : '; nothing to scan, writing an empty part'}\n`);
   }
-  const evidence = plan && plan.subscriptions.length === 0 ? emptyCollection() : await collect({
-    scope: plan?.collectScope ?? scope,
-    credential,
-    httpClient,
-    concurrency,
-    ...(io.isTTY ? progressPrinter(io) : {}),
-  });
-  if (io.isTTY) io.stderr('\n');
-  // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
-  if (plan && scope.subscriptions.length === 0) evidence.subscriptionsRequested = [];
-  if (probeLevel !== 'none') {
-    if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
-    const user = values['probe-postgres-user'];
-    const probed = await runProbes({
-      level: probeLevel,
-      evidence,
-      ctx: { timeoutMs: probeTimeoutMs, credential, now: io.now, env: io.env },
-      targetOptions: {
-        ...(user
-          ? {
-              postgres: {
-                user,
-                ...(values['probe-postgres-database'] ? { database: values['probe-postgres-database'] } : {}),
-                ...(values['probe-postgres-password-env'] ? { passwordEnv: values['probe-postgres-password-env'] } : {}),
-                ...(values['probe-postgres-entra'] ? { entra: true } : {}),
-              },
-            }
-          : {}),
-        ...(values['probe-canary-container'] ? { blobCanaryContainer: values['probe-canary-container'] } : {}),
-      },
-    });
-    evidence.documents.push(...probed.documents);
-    evidence.provenance.push(...probed.provenance);
-    evidence.errors.push(...probed.errors);
-  }
+  // The evidence streams to a store on disk beside the bundle (src/evidence/store.ts), so memory stays bounded as the
+  // estate grows; the store is removed when the run ends, whatever the outcome.
+  const store = openStoreBeside(resolve(io.cwd, settings.outDir));
+  try {
+    let collected: CollectedScope = { subscriptionsRequested: [], subscriptionsReturned: [] };
+    if (!(plan && plan.subscriptions.length === 0)) {
+      collected = await collectToStore({
+        scope: plan?.collectScope ?? scope,
+        credential,
+        httpClient,
+        concurrency,
+        store,
+        ...(io.isTTY ? progressPrinter(io) : {}),
+      });
+    }
+    if (io.isTTY) io.stderr('\n');
+    // A shard of "every visible subscription" still reports what the user asked for (none named), as an unsharded scan does.
+    if (plan && scope.subscriptions.length === 0) collected.subscriptionsRequested = [];
+    if (probeLevel !== 'none') {
+      if (io.isTTY) io.stderr(`probing live endpoints (--probes ${probeLevel})...\n`);
+      const user = values['probe-postgres-user'];
+      const probed = await runProbes({
+        level: probeLevel,
+        // Probe targets come from servers, accounts, vaults and keys: only those are read back from the store.
+        evidence: { ...store.ofTypes((t) => PROBE_SOURCE_TYPES.has(t)), errors: [] },
+        ctx: { timeoutMs: probeTimeoutMs, credential, now: io.now, env: io.env },
+        targetOptions: {
+          ...(user
+            ? {
+                postgres: {
+                  user,
+                  ...(values['probe-postgres-database'] ? { database: values['probe-postgres-database'] } : {}),
+                  ...(values['probe-postgres-password-env'] ? { passwordEnv: values['probe-postgres-password-env'] } : {}),
+                  ...(values['probe-postgres-entra'] ? { entra: true } : {}),
+                },
+              }
+            : {}),
+          ...(values['probe-canary-container'] ? { blobCanaryContainer: values['probe-canary-container'] } : {}),
+        },
+      });
+      store.putAll({ documents: probed.documents, provenance: probed.provenance, errors: probed.errors });
+    }
 
-  const outcome = await runPipeline({ ...settings, evidence, coverage: coverageOf(evidence), scope, startedAt, io });
-  return outcome.exitCode;
+    const outcome = await runPipeline({ ...settings, evidence: store, coverage: coverageOfStore(collected, store), scope, startedAt, io });
+    return outcome.exitCode;
+  } finally {
+    store.dispose();
+  }
+}
+
+/**
+ * Opens the run's evidence store in a fresh hidden directory beside the output bundle: the same file system, so the
+ * streamed evidence files are renamed into the bundle, and never /tmp, which may live in memory.
+ */
+function openStoreBeside(outDir: string): EvidenceStore {
+  const parent = dirname(outDir);
+  try {
+    mkdirSync(parent, { recursive: true });
+    return new EvidenceStore(join(parent, `.${basename(outDir)}.spool-${randomBytes(6).toString('hex')}`));
+  } catch (err) {
+    throw new InputError('E_OUT_UNWRITABLE', `cannot create the evidence spool beside ${outDir}: ${(err as Error).message}`, {
+      file: parent,
+      field: '--out',
+      hint: 'Choose an --out directory whose parent exists and is writable (the scan spools its evidence there while it runs).',
+    });
+  }
 }
 
 /**

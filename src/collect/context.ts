@@ -45,10 +45,28 @@ function bodyDigest(response: CapturedResponse): string {
   return d;
 }
 
-/** Mutable state of one run. */
-export class CollectContext {
+/**
+ * Where collected documents go as they arrive: an in-memory map (`collect()`), or an `EvidenceStore` that spools them
+ * to disk (`collectToStore()`, what a scan uses, so memory stays bounded as the estate grows). A later `put` of the
+ * same id (case-insensitively) replaces the earlier one.
+ */
+export interface EvidenceSink {
+  put(document: AzureDocument, provenance: Provenance): void;
+}
+
+/** The in-memory sink of `collect()`. */
+export class MemorySink implements EvidenceSink {
   readonly documents = new Map<string, AzureDocument>();
   readonly provenance = new Map<string, Provenance>();
+  put(document: AzureDocument, provenance: Provenance): void {
+    const key = document.id.toLowerCase();
+    this.documents.set(key, document);
+    this.provenance.set(key, provenance);
+  }
+}
+
+/** Mutable state of one run. */
+export class CollectContext {
   readonly errors: CollectionError[] = [];
   readonly lists: ListRecord[] = [];
 
@@ -58,6 +76,7 @@ export class CollectContext {
     readonly source: 'azure' | 'replay',
     readonly onProgress: (event: ProgressEvent) => void = () => {},
     readonly settings: ContextSettings = {},
+    readonly sink: EvidenceSink = new MemorySink(),
   ) {}
 
   /**
@@ -78,10 +97,8 @@ export class CollectContext {
    */
   addDocument(raw: AzureDocument, response: CapturedResponse): AzureDocument | undefined {
     if (!raw || typeof raw.id !== 'string' || raw.id === '') return undefined;
-    const key = raw.id.toLowerCase();
     const { value, changed } = redactValue(raw);
-    this.documents.set(key, value);
-    this.provenance.set(key, {
+    this.sink.put(value, {
       documentId: value.id,
       source: this.source,
       method: response.method,

@@ -5,7 +5,8 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import type { AzureDocument, Coverage, EvidenceSet, Scope } from '../model.js';
-import { CollectContext, type ListRecord, type ProgressEvent } from './context.js';
+import { CollectContext, MemorySink, type EvidenceSink, type ListRecord, type ProgressEvent } from './context.js';
+import type { EvidenceStore } from '../evidence/store.js';
 import { createSharedHttpClient, withTrustedCa, type CallEvent } from './http.js';
 import type { ThrottleLimits } from './throttle.js';
 import { collectInventory, METRIC_ALERT_TYPE, type Inventory } from './resource-graph.js';
@@ -49,7 +50,7 @@ export {
   kqlString,
   MAX_SUBSCRIPTIONS_PER_REQUEST,
 } from './resource-graph.js';
-export type { ListRecord, ProgressEvent } from './context.js';
+export type { ListRecord, ProgressEvent, EvidenceSink } from './context.js';
 
 /** Options of {@link collect}. */
 export interface CollectOptions {
@@ -140,12 +141,47 @@ function workQueue(width: number): { add(tasks: Array<() => Promise<void>>, firs
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
 
+/** What {@link collectToStore} returns besides the documents it put in the store: the coverage facts. */
+export interface CollectedScope {
+  /** Subscriptions asked for with `--subscription` (lower-case, sorted); empty = every visible subscription. */
+  subscriptionsRequested: string[];
+  /** Subscriptions Resource Graph reported visible within the scope (lower-case, sorted). */
+  subscriptionsReturned: string[];
+}
+
+/**
+ * {@link collect} into a disk-backed {@link EvidenceStore}: each document is spooled to disk as its response arrives,
+ * so memory does not grow with the estate's evidence (docs/performance.md, "Memory"). The store gets the documents,
+ * the collection errors and the list records; the coverage facts are returned.
+ */
+export async function collectToStore(options: CollectOptions & { store: EvidenceStore }): Promise<CollectedScope> {
+  const { store } = options;
+  const out = await withSharedClient(options, (shared, armEndpoint, concurrency) => collectWith(options, shared, armEndpoint, concurrency, store));
+  store.errors.push(...out.errors);
+  store.lists.push(...out.lists);
+  options.onProgress?.({ kind: 'done', documents: store.size, errors: out.errors.length });
+  return { subscriptionsRequested: out.subscriptionsRequested, subscriptionsReturned: out.subscriptionsReturned };
+}
+
 /**
  * Collects the evidence of every control for `scope` (docs/collectors.md lists each document and its API). A failed call never throws out of here: it becomes a CollectionError
  * (collector, scope, resourceId, resourceType, code, message) and everything else is still collected. Output order is
  * sorted by id so the same estate gives the same bytes.
  */
 export async function collect(options: CollectOptions): Promise<CollectResult> {
+  const sink = new MemorySink();
+  const out = await withSharedClient(options, (shared, armEndpoint, concurrency) => collectWith(options, shared, armEndpoint, concurrency, sink));
+  const documents = [...sink.documents.values()].sort(byId);
+  const provenance = [...sink.provenance.values()].sort((a, b) => byId({ id: a.documentId }, { id: b.documentId }));
+  options.onProgress?.({ kind: 'done', documents: documents.length, errors: out.errors.length });
+  return { documents, provenance, ...out };
+}
+
+/** Builds the shared HTTP layer for one collection, runs `fn` with it, and always disposes of it. */
+async function withSharedClient<T>(
+  options: CollectOptions,
+  fn: (shared: ReturnType<typeof createSharedHttpClient>, armEndpoint: string | undefined, concurrency: number) => Promise<T>,
+): Promise<T> {
   const concurrency = options.concurrency ?? 8;
   const armEndpoint = options.endpoints?.arm?.replace(/\/+$/, '');
   const trusted =
@@ -163,7 +199,7 @@ export async function collect(options: CollectOptions): Promise<CollectResult> {
     ...(options.onCall ? { onCall: options.onCall } : {}),
   });
   try {
-    return await collectWith(options, shared, armEndpoint, concurrency);
+    return await fn(shared, armEndpoint, concurrency);
   } finally {
     shared.dispose();
     trusted?.destroy();
@@ -175,12 +211,20 @@ async function collectWith(
   shared: ReturnType<typeof createSharedHttpClient>,
   armEndpoint: string | undefined,
   concurrency: number,
-): Promise<CollectResult> {
+  sink: EvidenceSink,
+): Promise<Omit<CollectResult, 'documents' | 'provenance'>> {
   const source = options.scope.source === 'replay' ? 'replay' : 'azure';
-  const ctx = new CollectContext(options.credential, shared, source, options.onProgress, {
-    ...(armEndpoint ? { armEndpoint } : {}),
-    ...(options.graphPageSize !== undefined ? { graphPageSize: options.graphPageSize } : {}),
-  });
+  const ctx = new CollectContext(
+    options.credential,
+    shared,
+    source,
+    options.onProgress,
+    {
+      ...(armEndpoint ? { armEndpoint } : {}),
+      ...(options.graphPageSize !== undefined ? { graphPageSize: options.graphPageSize } : {}),
+    },
+    sink,
+  );
   const requested = [...new Set(options.scope.subscriptions.map((s) => s.toLowerCase()))].sort();
 
   const pg = postgresClients(ctx);
@@ -252,8 +296,6 @@ async function collectWith(
   }
   await work.done;
 
-  const documents = [...ctx.documents.values()].sort(byId);
-  const provenance = [...ctx.provenance.values()].sort((a, b) => byId({ id: a.documentId }, { id: b.documentId }));
   const errors = [...ctx.errors].sort((a, b) => {
     const ka = canonicalJson(a);
     const kb = canonicalJson(b);
@@ -264,10 +306,7 @@ async function collectWith(
     const kb = `${b.parentId.toLowerCase()} ${b.resourceType}`;
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
-  options.onProgress?.({ kind: 'done', documents: documents.length, errors: errors.length });
   return {
-    documents,
-    provenance,
     errors,
     lists,
     subscriptionsRequested: requested,
@@ -285,13 +324,24 @@ export function coverageOf(result: CollectResult): Coverage {
     const t = String(d.type ?? 'unknown').toLowerCase();
     resourcesByType[t] = (resourcesByType[t] ?? 0) + 1;
   }
+  return coverageFrom(result, resourcesByType, result.documents.length, result.errors);
+}
+
+/** {@link coverageOf} for a collection into a store (read from the store's entries, no document body). */
+export function coverageOfStore(scope: CollectedScope, store: EvidenceStore): Coverage {
+  const resourcesByType: Record<string, number> = {};
+  for (const [t, n] of store.typeCounts()) resourcesByType[t === '' ? 'unknown' : t] = (resourcesByType[t === '' ? 'unknown' : t] ?? 0) + n;
+  return coverageFrom(scope, resourcesByType, store.size, store.errors);
+}
+
+function coverageFrom(scope: CollectedScope, resourcesByType: Record<string, number>, documents: number, errors: Coverage['errors']): Coverage {
   const sorted: Record<string, number> = {};
   for (const k of Object.keys(resourcesByType).sort()) sorted[k] = resourcesByType[k]!;
   return {
-    subscriptionsRequested: result.subscriptionsRequested,
-    subscriptionsScanned: result.subscriptionsReturned,
+    subscriptionsRequested: scope.subscriptionsRequested,
+    subscriptionsScanned: scope.subscriptionsReturned,
     resourcesByType: sorted,
-    documents: result.documents.length,
-    errors: result.errors,
+    documents,
+    errors,
   };
 }

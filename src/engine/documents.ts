@@ -22,6 +22,21 @@ export function parentId(id: string): string | undefined {
   return segs.slice(0, -2).join('/');
 }
 
+/**
+ * The partition a document is evaluated in: the top-level ARM resource it belongs to
+ * (`/subscriptions/s/resourcegroups/g/providers/<ns>/<type>/<name>`, lower-case), so a resource, its children, its
+ * extension resources (diagnostic settings) and its probe observations always meet in one partition. Ids that are not
+ * under a provider resource (`attestation://...`, a subscription) are their own partition.
+ */
+export function partitionKey(id: string): string {
+  const lower = normId(id);
+  const at = lower.indexOf('/providers/');
+  if (at < 0) return lower;
+  const segs = lower.slice(at + '/providers/'.length).split('/');
+  if (segs.length < 3) return lower;
+  return `${lower.slice(0, at)}/providers/${segs[0]}/${segs[1]}/${segs[2]}`;
+}
+
 /** The collection path segment a child type lives under, e.g. `configurations` or `providers/microsoft.insights/diagnosticsettings`. */
 export function collectionSegment(parentType: string, childType: string): string {
   const p = parentType.toLowerCase();
@@ -42,6 +57,11 @@ export function docName(doc: AzureDocument): string {
 /** Marker type for "this list was collected" documents (`{ id: <parent>/<collection>, type: engram.collection, value: [...] }`). */
 export const COLLECTION_TYPE = 'engram.collection';
 
+/**
+ * The documents of one evaluation: the whole evidence, or (for an estate streamed to disk) one partition of it on top
+ * of a `base` index that holds what every partition may read: the documents of the types checks reach through
+ * `lookup` (vaults, metric alerts) and the list records. Targets always come from this index's own documents.
+ */
 export class DocumentIndex {
   readonly documents: AzureDocument[] = [];
   private readonly byId = new Map<string, AzureDocument>();
@@ -53,7 +73,16 @@ export class DocumentIndex {
   private readonly listed = new Set<string>();
   private readonly lookups = new Map<string, Map<string, AzureDocument[]>>();
 
-  constructor(evidence: Pick<EvidenceSet, 'documents'> & Partial<Pick<EvidenceSet, 'provenance' | 'lists'>>) {
+  /**
+   * @param base the shared index of a partitioned evaluation: `get`, `childrenOf` and list records fall back to it,
+   *   and `lookup` of a type in `base.resident` reads it (so a lookup sees the whole estate, not one partition).
+   * @param resident the lower-case types this index holds for every partition (set on the base index only).
+   */
+  constructor(
+    evidence: Pick<EvidenceSet, 'documents'> & Partial<Pick<EvidenceSet, 'provenance' | 'lists'>>,
+    private readonly base?: DocumentIndex,
+    readonly resident: ReadonlySet<string> = new Set(),
+  ) {
     for (const doc of evidence.documents) this.add(doc);
     for (const l of evidence.lists ?? []) this.listed.add(`${normId(l.parentId)}|${l.resourceType.toLowerCase()}`);
     // A collector records a list call's provenance under the collection id (`<parent>/firewallRules`), so an empty
@@ -88,7 +117,8 @@ export class DocumentIndex {
   }
 
   get(id: string): AzureDocument | undefined {
-    return this.byId.get(normId(id));
+    const key = normId(id);
+    return this.byId.get(key) ?? this.base?.byId.get(key);
   }
 
   ofType(type: string): AzureDocument[] {
@@ -102,10 +132,13 @@ export class DocumentIndex {
   childrenOf(parent: AzureDocument, childType: string, name?: string): { docs: AzureDocument[]; collected: boolean; collectionId: string } {
     const pid = normId(parent.id);
     const type = childType.toLowerCase();
-    const all = (this.children.get(pid) ?? []).filter((d) => docType(d) === type);
+    // A parent's children share its partition; a parent reached through a lookup has its children in the base.
+    const own = this.children.get(pid);
+    const all = (own ?? this.base?.children.get(pid) ?? []).filter((d) => docType(d) === type);
     const collectionId = `${pid}/${collectionSegment(docType(parent), type)}`;
     const docs = name === undefined ? all : all.filter((d) => docName(d).toLowerCase() === name.toLowerCase());
-    return { docs, collected: all.length > 0 || this.collected.has(collectionId) || this.wasListed(pid, type), collectionId };
+    const collected = all.length > 0 || this.collected.has(collectionId) || this.base?.collected.has(collectionId) === true || this.wasListed(pid, type);
+    return { docs, collected, collectionId };
   }
 
   /**
@@ -113,6 +146,7 @@ export class DocumentIndex {
    * storage collector records containers against the account, though they live under blobServices/default).
    */
   private wasListed(parentId: string, childType: string): boolean {
+    if (this.base && this.listed.size === 0) return this.base.wasListed(parentId, childType);
     if (this.listed.size === 0) return false;
     let id = parentId;
     for (;;) {
@@ -125,6 +159,7 @@ export class DocumentIndex {
 
   /** Documents of `type` whose key (read by `keyOf`) equals `key`; the map is built once per (type, keyName). */
   lookup(type: string, keyName: string, keyOf: (doc: AzureDocument) => string | string[] | undefined, key: string): AzureDocument[] {
+    if (this.base?.resident.has(type.toLowerCase())) return this.base.lookup(type, keyName, keyOf, key);
     const mapKey = `${type.toLowerCase()}\u0000${keyName}`;
     let map = this.lookups.get(mapKey);
     if (!map) {

@@ -3,13 +3,13 @@
  * per-resource results and per-control summaries out. Fails closed: missing evidence, collection errors and throwing
  * conditions become `error` results; a control with nothing in scope is `error`, never `pass`.
  */
-import type { AzureDocument, CollectionError, ControlSummary, EvidenceSet, Explanation, Result, Severity, Status } from '../model.js';
+import type { AzureDocument, CollectionError, ControlSummary, EvidenceSet, Explanation, ListRecord, Provenance, Result, Severity, Status } from '../model.js';
 import { SEVERITIES, emptyCounts } from '../model.js';
 import type { Check, Condition, Control, Environment, Parameter } from '../controls/types.js';
 import { ENVIRONMENTS } from '../controls/types.js';
 import { redactString, redactValue } from '../evidence/redact.js';
 import { evaluateCondition, type EvalContext } from './condition.js';
-import { DocumentIndex, docName, docType, normId, parentId } from './documents.js';
+import { COLLECTION_TYPE, DocumentIndex, docName, docType, normId, parentId, partitionKey } from './documents.js';
 
 export interface EvaluateOptions {
   /** The run's clock for time-based rules (`days_since`, `days_until`); the engine never reads the system clock. */
@@ -29,6 +29,21 @@ export const NOTHING_IN_SCOPE = 'nothing_in_scope';
 export const COLLECTION_INCOMPLETE = 'collection_incomplete';
 
 /**
+ * Evidence seen one partition at a time (a top-level resource with its children, extension resources and probe
+ * observations; see `partitionKey`), so an estate streamed to disk is never held whole: only one partition, the
+ * resident documents and the results are in memory at once. `partitionEvidence` makes one from an in-memory set;
+ * the disk-backed `EvidenceStore` is another.
+ */
+export interface PartitionedEvidence {
+  errors: CollectionError[];
+  lists?: ListRecord[];
+  /** The documents of these lower-case types (and their provenance), read once and kept for every partition. */
+  resident(types: ReadonlySet<string>): Pick<EvidenceSet, 'documents' | 'provenance'>;
+  /** Every partition once; each document in exactly one partition, first occurrence of an id wins. */
+  partitions(): Iterable<Pick<EvidenceSet, 'documents' | 'provenance'>>;
+}
+
+/**
  * Evaluates every check of `controls` over `evidence`.
  *
  * Per check, the targets are the documents of its `resource_type`. Results are sorted by control id, check order in the
@@ -36,20 +51,125 @@ export const COLLECTION_INCOMPLETE = 'collection_incomplete';
  * awaits a human (an attestation), else `pass` if any passes, else `not_applicable`; with no result at all, one synthetic `error` result says nothing was in scope.
  */
 export function evaluate(evidence: EvidenceSet, controls: Control[], options: EvaluateOptions): Evaluation {
-  const index = new DocumentIndex(evidence);
+  return evaluatePartitioned(partitionEvidence(evidence), controls, options);
+}
+
+/**
+ * The types a lookup may reach from any partition: each `lookup.type`, and the types of `related` children read
+ * inside a lookup's `where` (the children of a looked-up document live in its partition, not the target's).
+ */
+export function residentTypes(controls: Control[]): Set<string> {
+  const out = new Set<string>();
+  const walk = (c: Condition | undefined, inLookup: boolean): void => {
+    if (!c || typeof c !== 'object') return;
+    if ('all' in c) c.all.forEach((x) => walk(x, inLookup));
+    else if ('any' in c) c.any.forEach((x) => walk(x, inLookup));
+    else if ('not' in c) walk(c.not, inLookup);
+    else if ('some' in c) walk(c.some.where, inLookup);
+    else if ('every' in c) walk(c.every.where, inLookup);
+    else if ('none' in c) walk(c.none.where, inLookup);
+    else if ('count' in c) walk(c.count.where, inLookup);
+    else if ('related' in c) {
+      if (inLookup) out.add(c.related.type.toLowerCase());
+      walk(c.related.where, inLookup);
+    } else if ('lookup' in c) {
+      out.add(c.lookup.type.toLowerCase());
+      walk(c.lookup.where, true);
+    }
+  };
+  for (const control of controls) {
+    for (const check of control.checks) {
+      walk(check.condition, false);
+      walk(check.select, false);
+      walk(check.applies_if, false);
+    }
+  }
+  return out;
+}
+
+/**
+ * Splits an in-memory evidence set into partitions (see {@link PartitionedEvidence}). A list body (`value: [...]`) is
+ * split too: its items go to their own partitions and a marker of the list (no items) to the list's, so "this list was
+ * collected" still holds where the engine asks. The first document of an id wins, as in a whole-set index.
+ */
+export function partitionEvidence(evidence: EvidenceSet): PartitionedEvidence {
+  const parts = new Map<string, { documents: AzureDocument[]; provenance: Provenance[] }>();
+  const partOf = (id: string) => {
+    const key = partitionKey(id);
+    let p = parts.get(key);
+    if (!p) parts.set(key, (p = { documents: [], provenance: [] }));
+    return p;
+  };
+  const seen = new Set<string>();
+  const flat: AzureDocument[] = [];
+  const add = (doc: AzureDocument): void => {
+    if (!doc || typeof doc.id !== 'string') return;
+    const type = docType(doc);
+    const items = (doc as { value?: unknown }).value;
+    if (Array.isArray(items) && (type === '' || type === COLLECTION_TYPE)) {
+      partOf(doc.id).documents.push({ ...doc, value: [] });
+      for (const item of items) if (item && typeof item === 'object') add(item as AzureDocument);
+      return;
+    }
+    const id = normId(doc.id);
+    if (seen.has(id)) return;
+    seen.add(id);
+    flat.push(doc);
+    partOf(doc.id).documents.push(doc);
+  };
+  for (const doc of evidence.documents) add(doc);
+  for (const p of evidence.provenance ?? []) if (p && typeof p.documentId === 'string') partOf(p.documentId).provenance.push(p);
+  return {
+    errors: evidence.errors ?? [],
+    ...(evidence.lists ? { lists: evidence.lists } : {}),
+    resident: (types) => ({ documents: flat.filter((d) => types.has(docType(d))), provenance: [] }),
+    partitions: () => [...parts.keys()].sort().map((k) => parts.get(k)!),
+  };
+}
+
+/** One check's state across partitions. */
+interface CheckRun {
+  control: Control;
+  check: Check;
+  results: Result[];
+  /** Targets selected so far (for `if_no_target`). */
+  selected: number;
+  /** Errors that say "the targets under this parent could not be listed", and whether a target turned up there after all. */
+  parentErrors: Array<{ err: CollectionError; parent: string; covered: boolean }>;
+}
+
+/** {@link evaluate} over evidence seen one partition at a time; the same results as over the whole set at once. */
+export function evaluatePartitioned(evidence: PartitionedEvidence, controls: Control[], options: EvaluateOptions): Evaluation {
   const tag = (options.environmentTag ?? 'environment').toLowerCase();
+  const errors = evidence.errors ?? [];
+  const sortedControls = [...controls].sort((a, b) => cmp(a.id, b.id));
+  const runs: CheckRun[] = sortedControls.flatMap((control) =>
+    control.checks.map((check) => {
+      const type = check.resource_type.toLowerCase();
+      const parentErrors = errors
+        .filter((e) => e.resourceId !== undefined && e.resourceType !== undefined && e.resourceType.toLowerCase() === type)
+        .map((err) => ({ err, parent: normId(err.resourceId!), covered: false }));
+      return { control, check, results: typeErrors(control, check, errors), selected: 0, parentErrors };
+    }),
+  );
+  const resident = residentTypes(controls);
+  const base = new DocumentIndex({ ...evidence.resident(resident), ...(evidence.lists ? { lists: evidence.lists } : {}) }, undefined, resident);
+  for (const part of evidence.partitions()) {
+    const index = new DocumentIndex(part, base);
+    for (const run of runs) evaluateTargets(run, index, errors, tag, options.now);
+  }
   const summaries: ControlSummary[] = [];
   const all: Result[] = [];
-  const sortedControls = [...controls].sort((a, b) => cmp(a.id, b.id));
   for (const control of sortedControls) {
     const results: Result[] = [];
-    control.checks.forEach((check) => {
-      const out = evaluateCheck(control, check, index, evidence.errors ?? [], tag, options.now);
+    for (const run of runs) {
+      if (run.control !== control) continue;
+      const out = [...run.results, ...uncoveredParents(run), ...noTarget(run)];
       out.sort((a, b) => cmp(normId(a.resourceId), normId(b.resourceId)) || cmp(a.status, b.status));
       results.push(...out.map(scrub));
-    });
+    }
     // A failure that concerns a whole scope (a subscription that could not be listed) may hide any resource.
-    for (const err of evidence.errors ?? []) {
+    for (const err of errors) {
       if (err.resourceId === undefined && err.resourceType === undefined) results.push(scopeIncomplete(control, err));
     }
     if (results.length === 0) results.push(nothingInScope(control));
@@ -206,27 +326,26 @@ function errorApplies(err: CollectionError, doc: AzureDocument, read: Set<string
   return err.resourceType === undefined || read.has(err.resourceType.toLowerCase());
 }
 
-function evaluateCheck(control: Control, check: Check, index: DocumentIndex, errors: CollectionError[], tag: string, now: Date): Result[] {
-  const type = check.resource_type.toLowerCase();
-  const read = typesRead(check);
-  const targets = index.ofType(type);
-  const out: Result[] = [];
-  const base = (doc: AzureDocument | undefined) => ({
+function resultBase(control: Control, check: Check, doc: AzureDocument | undefined) {
+  return {
     control: control.id,
     check: check.id,
     checkTitle: check.title,
     severity: check.severity,
     remediation: { cli: check.remediation.cli, bicep: check.remediation.bicep },
     ...(check.policy_definition_id ? { policyDefinitionId: check.policy_definition_id } : {}),
-    reperform: doc ? reperform(check, doc) : reperform(check, undefined),
-  });
+    reperform: reperform(check, doc),
+  };
+}
 
-  // A failure to list a whole type (no resource id) means targets may be missing: say so once per check.
+/** A failure to list a whole type (no resource id) means targets may be missing: say so once per check. */
+function typeErrors(control: Control, check: Check, errors: CollectionError[]): Result[] {
+  const type = check.resource_type.toLowerCase();
+  const out: Result[] = [];
   for (const err of errors) {
     if (err.resourceId === undefined && err.resourceType !== undefined && err.resourceType.toLowerCase() === type) {
       out.push({
-        ...base(undefined),
-        check: check.id,
+        ...resultBase(control, check, undefined),
         resourceId: err.scope,
         resourceType: type,
         resourceName: err.scope,
@@ -238,27 +357,64 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       });
     }
   }
+  return out;
+}
 
-  // A failure to list this check's targets under one parent (the keys of a vault) leaves no target to carry it.
-  for (const err of errors) {
-    if (err.resourceId === undefined || err.resourceType === undefined || err.resourceType.toLowerCase() !== type) continue;
-    const parent = normId(err.resourceId);
-    if (targets.some((d) => normId(d.id) === parent || normId(d.id).startsWith(`${parent}/`))) continue;
-    out.push({
-      ...base(undefined),
-      resourceId: err.resourceId,
+/** A failure to list this check's targets under one parent (the keys of a vault) leaves no target to carry it. */
+function uncoveredParents(run: CheckRun): Result[] {
+  const type = run.check.resource_type.toLowerCase();
+  return run.parentErrors
+    .filter((p) => !p.covered)
+    .map(({ err }) => ({
+      ...resultBase(run.control, run.check, undefined),
+      resourceId: err.resourceId!,
       resourceType: type,
-      resourceName: err.resourceId.split('/').pop() ?? err.resourceId,
-      status: 'error',
-      message: `Could not evaluate ${check.id} for the ${type} of ${err.resourceId}: collection failed (${err.collector}: ${err.code}: ${err.message}).`,
+      resourceName: err.resourceId!.split('/').pop() ?? err.resourceId!,
+      status: 'error' as const,
+      message: `Could not evaluate ${run.check.id} for the ${type} of ${err.resourceId}: collection failed (${err.collector}: ${err.code}: ${err.message}).`,
       expected: `${type} under ${err.resourceId} collected`,
       actual: `collection error ${err.code}`,
       evidence: [],
-    });
+    }));
+}
+
+/** The check's `if_no_target` result when no partition held a selected target. */
+function noTarget(run: CheckRun): Result[] {
+  const { control, check } = run;
+  if (run.selected > 0 || !check.if_no_target) return [];
+  const type = check.resource_type.toLowerCase();
+  const t = check.if_no_target;
+  const fake: AzureDocument = { id: t.resource_id, type: type };
+  const name = docName(fake);
+  return [
+    {
+      ...resultBase(control, check, fake),
+      resourceId: t.resource_id,
+      resourceType: type,
+      resourceName: name,
+      status: t.status,
+      message: fill(t.message, { doc: fake, name, params: resolveParameters(control, check, undefined), expected: `a ${type} document selected by ${check.id}`, actual: 'none in the evidence' }),
+      expected: `a ${type} document selected by ${check.id}`,
+      actual: 'none in the evidence',
+      evidence: [],
+    },
+  ];
+}
+
+/** Evaluates one check on the targets of one partition, adding to `run`. */
+function evaluateTargets(run: CheckRun, index: DocumentIndex, errors: CollectionError[], tag: string, now: Date): void {
+  const { control, check } = run;
+  const type = check.resource_type.toLowerCase();
+  const targets = index.ofType(type);
+  if (targets.length === 0) return;
+  const read = typesRead(check);
+  const out = run.results;
+  const base = (doc: AzureDocument | undefined) => resultBase(control, check, doc);
+  for (const p of run.parentErrors) {
+    if (!p.covered && targets.some((d) => normId(d.id) === p.parent || normId(d.id).startsWith(`${p.parent}/`))) p.covered = true;
   }
 
   const envList = check.applicability?.environments?.map((e) => e.toLowerCase());
-  let selected = 0;
   for (const doc of targets) {
     if (check.select) {
       // Selection is a filter, not a judgement: a document that does not (or cannot be shown to) match is no target.
@@ -270,7 +426,7 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       }
       if (!chosen) continue;
     }
-    selected += 1;
+    run.selected += 1;
     const env = inheritedEnvironment(doc, tag, index);
     const name = docName(doc);
     const common = {
@@ -380,23 +536,6 @@ function evaluateCheck(control: Control, check: Check, index: DocumentIndex, err
       });
     }
   }
-  if (selected === 0 && check.if_no_target) {
-    const t = check.if_no_target;
-    const fake: AzureDocument = { id: t.resource_id, type: type };
-    const name = docName(fake);
-    out.push({
-      ...base(fake),
-      resourceId: t.resource_id,
-      resourceType: type,
-      resourceName: name,
-      status: t.status,
-      message: fill(t.message, { doc: fake, name, params: resolveParameters(control, check, undefined), expected: `a ${type} document selected by ${check.id}`, actual: 'none in the evidence' }),
-      expected: `a ${type} document selected by ${check.id}`,
-      actual: 'none in the evidence',
-      evidence: [],
-    });
-  }
-  return out;
 }
 
 function reperform(check: Check, doc: AzureDocument | undefined): string {

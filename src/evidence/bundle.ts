@@ -3,7 +3,7 @@
  * signed, and only then renamed into place, so an interrupted or failing run never leaves a half bundle at the output path.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, utimes } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, UsageError, type EngramError } from '../errors.js';
 import type { EvidenceSet, SigningInfo } from '../model.js';
@@ -148,6 +148,28 @@ async function writeDurably(path: string, data: string | Buffer): Promise<void> 
   }
 }
 
+/**
+ * Moves a streamed evidence directory into the bundle's temporary directory: a rename on the same file system (the
+ * store sits beside the output for this), a copy file by file otherwise. Each file is synced, as written files are.
+ */
+async function moveEvidence(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await cp(from, to, { recursive: true, errorOnExist: true, force: false });
+  }
+  for (const name of await readdir(to)) {
+    const fh = await open(join(to, name), 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  await syncDir(to);
+}
+
 async function syncDir(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
@@ -198,27 +220,26 @@ export async function writeBundle(options: WriteBundleOptions): Promise<BundleSu
     });
   }
   try {
-    const contents = new Map<string, Buffer>();
+    const contents = new Map<string, { sha256: string; size: number }>();
+    const put = async (path: string, bytes: Buffer) => {
+      contents.set(path, { sha256: sha256Hex(bytes), size: bytes.length });
+      await writeDurably(join(tmp, path), bytes);
+    };
     // Read each entry exactly once: a getter that throws must fail the run, not a half-written file.
     for (const path of Object.keys(options.files).sort(comparePaths)) {
       const v = options.files[path];
       if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw new UsageError(`bundle file ${path} must be a string or Buffer`, { field: path });
-      const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
-      contents.set(path, bytes);
-      await writeDurably(join(tmp, path), bytes);
+      await put(path, typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
     }
-    for (const path of Object.keys(evidence.files).sort(comparePaths)) {
-      const bytes = evidence.files[path]!;
-      contents.set(path, bytes);
-      await writeDurably(join(tmp, path), bytes);
+    if (evidence.writtenTo !== undefined) {
+      // Streamed evidence (serializeStore): the files are already on disk beside the bundle, digested as written.
+      await moveEvidence(join(evidence.writtenTo, EVIDENCE_DIR), join(tmp, EVIDENCE_DIR));
+      for (const e of evidence.index) contents.set(e.path, { sha256: e.sha256, size: e.size });
     }
-    const pub = Buffer.from(options.signer.publicKeyPem, 'utf8');
-    contents.set(PUBLIC_KEY_FILE, pub);
-    await writeDurably(join(tmp, PUBLIC_KEY_FILE), pub);
+    for (const path of Object.keys(evidence.files).sort(comparePaths)) await put(path, evidence.files[path]!);
+    await put(PUBLIC_KEY_FILE, Buffer.from(options.signer.publicKeyPem, 'utf8'));
 
-    const files: BundleFile[] = [...contents.keys()]
-      .sort(comparePaths)
-      .map((path) => ({ path, sha256: sha256Hex(contents.get(path)!), size: contents.get(path)!.length }));
+    const files: BundleFile[] = [...contents.keys()].sort(comparePaths).map((path) => ({ path, ...contents.get(path)! }));
     const manifest = Buffer.from(formatManifest(files), 'utf8');
     await writeDurably(join(tmp, MANIFEST_FILE), manifest);
     const signature = await options.signer.sign(manifest);

@@ -7,6 +7,9 @@ import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenanc
 import { canonicalJson } from '../util/canonical-json.js';
 import { sha256Hex } from '../util/hash.js';
 import { redactValue } from './redact.js';
+import type { EvidenceStore } from './store.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The directory inside a bundle that holds the evidence. */
 export const EVIDENCE_DIR = 'evidence';
@@ -52,8 +55,13 @@ export interface EvidenceFileDigest {
 
 /** The result of {@link serializeEvidence}: the files to write and their index with digests. */
 export interface SerializedEvidence {
-  /** Bundle-relative path -> bytes, for every file under evidence/. */
+  /** Bundle-relative path -> bytes, for every file under evidence/ (empty when they were streamed to `writtenTo`). */
   files: Record<string, Buffer>;
+  /**
+   * Set by {@link serializeStore}: the directory whose `evidence/` subdirectory already holds every file of `index`
+   * (streamed there part by part); the bundle writer moves it into the bundle instead of writing `files`.
+   */
+  writtenTo?: string;
   /** Every evidence file with its digest, part files in order, evidence/index.json last. */
   index: EvidenceFileDigest[];
   /** Total number of documents. */
@@ -144,9 +152,9 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
   }
 
   const files: Record<string, Buffer> = {};
-  const index: EvidenceFileDigest[] = [];
-  const documentIds: Record<string, string[]> = {};
-  const indexFile: EvidenceIndex = { format: EVIDENCE_FORMAT, documents: 0, files: [], errors: [] };
+  const out = new PartWriter((path, bytes) => {
+    files[path] = bytes;
+  });
 
   for (const slug of [...bySlug.keys()].sort(compareStrings)) {
     const g = bySlug.get(slug)!;
@@ -159,32 +167,84 @@ export function serializeEvidence(evidence: EvidenceSet, options: { partSize?: n
       if (!partOfId.has(e.key)) partOfId.set(e.key, Math.floor(i / partSize));
     });
     for (let part = 0; part < parts; part++) {
-      const partDocs = docs.slice(part * partSize, (part + 1) * partSize);
-      const partProv = prov.filter((e) => (partOfId.get(e.key) ?? 0) === part);
-      const name = `${slug}-${String(part + 1).padStart(4, '0')}.json`;
-      // Build from the already-canonical pieces: sorted keys, same bytes as canonicalJson of the whole object.
-      const bytes = Buffer.from(
-        canonicalJson({ documents: partDocs.map((e) => e.value), provenance: partProv.map((e) => e.value) }),
-        'utf8',
-      );
-      const sha256 = sha256Hex(bytes);
-      const path = `${EVIDENCE_DIR}/${name}`;
-      files[path] = bytes;
-      documentIds[path] = partDocs.map((e) => String(e.value.id));
-      index.push({ path, sha256, documents: partDocs.length, size: bytes.length, family: g.family });
-      indexFile.files.push({ file: name, sha256, documents: partDocs.length, family: g.family });
-      indexFile.documents += partDocs.length;
+      const partDocs = docs.slice(part * partSize, (part + 1) * partSize).map((e) => e.value);
+      const partProv = prov.filter((e) => (partOfId.get(e.key) ?? 0) === part).map((e) => e.value);
+      out.part(slug, g.family, part, partDocs, partProv);
     }
   }
-  indexFile.errors = sortedEntries(evidence.errors.map((e) => redactValue(e).value), (e) => `${e.collector}\u0000${e.scope}\u0000${e.resourceId ?? ''}`).map(
-    (e) => e.value,
-  );
-  if (evidence.lists && evidence.lists.length > 0) {
-    indexFile.lists = sortedEntries(evidence.lists, (l) => `${l.parentId.toLowerCase()}\u0000${l.resourceType}\u0000${l.collector}`).map((e) => e.value);
+  return out.finish(evidence.errors, evidence.lists, files);
+}
+
+/**
+ * Writes part files and evidence/index.json through `emit`, and keeps their digests: the one layout both
+ * {@link serializeEvidence} (in memory) and {@link serializeStore} (streamed to disk) produce, byte for byte.
+ */
+class PartWriter {
+  readonly index: EvidenceFileDigest[] = [];
+  readonly documentIds: Record<string, string[]> = {};
+  readonly indexFile: EvidenceIndex = { format: EVIDENCE_FORMAT, documents: 0, files: [], errors: [] };
+
+  constructor(private readonly emit: (path: string, bytes: Buffer) => void) {}
+
+  part(slug: string, family: string, part: number, docs: AzureDocument[], prov: Provenance[]): void {
+    const name = `${slug}-${String(part + 1).padStart(4, '0')}.json`;
+    const bytes = Buffer.from(canonicalJson({ documents: docs, provenance: prov }), 'utf8');
+    const sha256 = sha256Hex(bytes);
+    const path = `${EVIDENCE_DIR}/${name}`;
+    this.emit(path, bytes);
+    this.documentIds[path] = docs.map((d) => String(d.id));
+    this.index.push({ path, sha256, documents: docs.length, size: bytes.length, family });
+    this.indexFile.files.push({ file: name, sha256, documents: docs.length, family });
+    this.indexFile.documents += docs.length;
   }
-  const indexBytes = Buffer.from(canonicalJson(indexFile), 'utf8');
-  const indexPath = `${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE}`;
-  files[indexPath] = indexBytes;
-  index.push({ path: indexPath, sha256: sha256Hex(indexBytes), documents: 0, size: indexBytes.length, family: 'index' });
-  return { files, index, documents: indexFile.documents, documentIds };
+
+  finish(errors: CollectionError[], lists: ListRecord[] | undefined, files: Record<string, Buffer>): SerializedEvidence {
+    const indexFile = this.indexFile;
+    indexFile.errors = sortedEntries(errors.map((e) => redactValue(e).value), (e) => `${e.collector}\u0000${e.scope}\u0000${e.resourceId ?? ''}`).map(
+      (e) => e.value,
+    );
+    if (lists && lists.length > 0) {
+      indexFile.lists = sortedEntries(lists, (l) => `${l.parentId.toLowerCase()}\u0000${l.resourceType}\u0000${l.collector}`).map((e) => e.value);
+    }
+    const indexBytes = Buffer.from(canonicalJson(indexFile), 'utf8');
+    const indexPath = `${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE}`;
+    this.emit(indexPath, indexBytes);
+    this.index.push({ path: indexPath, sha256: sha256Hex(indexBytes), documents: 0, size: indexBytes.length, family: 'index' });
+    return { files, index: this.index, documents: indexFile.documents, documentIds: this.documentIds };
+  }
+}
+
+/**
+ * {@link serializeEvidence} for an {@link EvidenceStore}, streamed: each part file is read from the spool, written to
+ * `<dir>/evidence/` and let go before the next, so memory holds one part (at most `partSize` documents) at a time.
+ * Same bytes as `serializeEvidence(store.toEvidenceSet())`. `dir` must exist; `dir/evidence` must not.
+ */
+export function serializeStore(store: EvidenceStore, dir: string, options: { partSize?: number } = {}): SerializedEvidence {
+  const partSize = Math.max(1, Math.floor(options.partSize ?? DEFAULT_PART_SIZE));
+  mkdirSync(join(dir, EVIDENCE_DIR));
+  const out = new PartWriter((path, bytes) => writeFileSync(join(dir, path), bytes, { flag: 'wx', mode: 0o644 }));
+  // Families that share a slug share files, named after the smaller family (as serializeEvidence does).
+  const { groups, read } = store.groupedBy((id) => familySlug(resourceFamily(id)));
+  for (const slug of [...groups.keys()].sort(compareStrings)) {
+    const entries = groups.get(slug)!;
+    let family: string | undefined;
+    for (const e of entries) {
+      const f = resourceFamily(e.id);
+      if (family === undefined || f < family) family = f;
+    }
+    const parts = Math.max(1, Math.ceil(entries.length / partSize));
+    for (let part = 0; part < parts; part++) {
+      const docs: AzureDocument[] = [];
+      const prov: Provenance[] = [];
+      for (const { document, provenance } of read(entries.slice(part * partSize, (part + 1) * partSize))) {
+        // The last line of defence before disk, as in serializeEvidence: redact again (idempotent).
+        const { value: d, changed } = redactValue(document);
+        const p = redactValue(provenance).value;
+        docs.push(d);
+        prov.push(changed && !p.redacted ? { ...p, redacted: true } : p);
+      }
+      out.part(slug, family ?? 'other', part, docs, prov);
+    }
+  }
+  return { ...out.finish(store.errors, store.lists, {}), writtenTo: dir };
 }

@@ -95,6 +95,14 @@ function keyConsumers(evidence: EvidenceSet): Map<string, KeyConsumer[]> {
  *   key's tags so the drill can refuse production.
  * Sorted by probe, then target, so runs are reproducible.
  */
+/** The document types probe targets are derived from (a scan reads only these back from its evidence store). */
+export const PROBE_SOURCE_TYPES: ReadonlySet<string> = new Set([
+  'microsoft.dbforpostgresql/flexibleservers',
+  'microsoft.storage/storageaccounts',
+  'microsoft.keyvault/vaults',
+  'microsoft.keyvault/vaults/keys',
+]);
+
 export function probeTargetsFromEvidence(evidence: EvidenceSet, options: ProbeTargetOptions = {}): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   const consumers = keyConsumers(evidence);

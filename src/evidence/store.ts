@@ -1,0 +1,245 @@
+/**
+ * The evidence store: where a scan's evidence lives while the run is under way, so memory stays bounded as the estate
+ * grows. Every document (already redacted) is appended with its provenance to a spool file on disk as it arrives; memory
+ * holds only a small entry per document (id, type, where its line is). Evaluation reads the spool one partition at a
+ * time (a top-level resource with everything under it), and the bundle's evidence files are written from it part by
+ * part (serialize.ts), so no stage holds the whole evidence.
+ *
+ * The spool lives in a hidden directory beside the output bundle (the same file system as the bundle, and not /tmp, which
+ * may be memory-backed), holds nothing the bundle would not (documents are redacted before they reach it), and is
+ * removed when the run ends, whether it succeeds or fails.
+ */
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenance } from '../model.js';
+import type { PartitionedEvidence } from '../engine/evaluate.js';
+import { docType, normId, partitionKey } from '../engine/documents.js';
+import { redactValue } from './redact.js';
+
+/** Where one document's spool line is. */
+interface Entry {
+  /** The id as received (the case Azure returned). */
+  id: string;
+  /** Lower-case type. */
+  type: string;
+  offset: number;
+  length: number;
+}
+
+/** Pending bytes before the spool is written out. */
+const FLUSH_BYTES = 1 << 20;
+
+/** A document with its provenance, as the store hands them back. */
+export interface StoredDocument {
+  document: AzureDocument;
+  provenance: Provenance;
+}
+
+/** Counters that show the store kept memory bounded (the largest partition read, documents read in all). */
+export interface StoreStats {
+  /** Documents in the store (one per id). */
+  documents: number;
+  /** Bytes appended to the spool (replaced bodies included). */
+  spoolBytes: number;
+  /** Most documents of one partition read at once. */
+  largestPartition: number;
+  /** Documents read back as resident (lookup types) for a partitioned evaluation. */
+  resident: number;
+  /** Documents read back from the spool, all reads together. */
+  reads: number;
+}
+
+/** A disk-backed evidence set; see the module comment. Single-threaded use: puts and reads from one event loop. */
+export class EvidenceStore implements PartitionedEvidence {
+  readonly errors: CollectionError[] = [];
+  readonly lists: ListRecord[] = [];
+  private readonly entries = new Map<string, Entry>();
+  private fd: number | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private written = 0;
+  private readonly counters = { largestPartition: 0, resident: 0, reads: 0 };
+
+  /**
+   * Opens a store in `dir`, which it creates and owns: {@link dispose} removes it. The directory must not exist yet (a
+   * fresh hidden name beside the output), so a store never writes into someone else's files.
+   */
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: false, mode: 0o700 });
+    this.fd = openSync(join(dir, 'spool.jsonl'), 'wx+', 0o600);
+  }
+
+  /** Number of documents (one per id, case-insensitively). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Adds a document with its provenance. A later document with the same id (case-insensitively) replaces the earlier
+   * one, as a GET of one child is more complete than the list it was found in. Both are redacted on the way in
+   * (collectors redact already; this is the store's own guard, so no secret reaches the spool).
+   */
+  put(document: AzureDocument, provenance: Provenance): void {
+    this.openFd();
+    if (!document || typeof document.id !== 'string' || document.id === '') return;
+    const { value: d, changed } = redactValue(document);
+    const p = redactValue(provenance).value;
+    const line = Buffer.from(`${JSON.stringify({ d, p: changed && !p.redacted ? { ...p, redacted: true } : p })}\n`, 'utf8');
+    this.entries.set(normId(d.id), { id: d.id, type: docType(d), offset: this.written, length: line.length - 1 });
+    this.written += line.length;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Adds every document of `evidence` with its provenance (by document id), and its errors and list records. */
+  putAll(evidence: Pick<EvidenceSet, 'documents' | 'provenance'> & Partial<Pick<EvidenceSet, 'errors' | 'lists'>>): void {
+    const prov = new Map<string, Provenance>();
+    for (const p of evidence.provenance) prov.set(normId(p.documentId), p);
+    for (const d of evidence.documents) {
+      this.put(d, prov.get(normId(d.id)) ?? { documentId: d.id, source: 'snapshot' });
+    }
+    this.errors.push(...(evidence.errors ?? []));
+    this.lists.push(...(evidence.lists ?? []));
+  }
+
+  private openFd(): number {
+    if (this.fd === undefined) throw new Error(`the evidence store in ${this.dir} was disposed`);
+    return this.fd;
+  }
+
+  private flush(): void {
+    const fd = this.openFd();
+    if (this.pending.length === 0) return;
+    const data = Buffer.concat(this.pending, this.pendingBytes);
+    let at = 0;
+    while (at < data.length) at += writeSync(fd, data, at, data.length - at);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private read(entry: Entry): StoredDocument {
+    const fd = this.openFd();
+    const buf = Buffer.allocUnsafe(entry.length);
+    let got = 0;
+    while (got < entry.length) {
+      const n = readSync(fd, buf, got, entry.length - got, entry.offset + got);
+      if (n === 0) throw new Error(`the evidence spool in ${this.dir} ended early (document ${entry.id})`);
+      got += n;
+    }
+    this.counters.reads += 1;
+    const { d, p } = JSON.parse(buf.toString('utf8')) as { d: AzureDocument; p: Provenance };
+    return { document: d, provenance: p };
+  }
+
+  /** Reads back the documents of `ids` entries, in the given order. */
+  private readAll(entries: Entry[]): Pick<EvidenceSet, 'documents' | 'provenance'> {
+    this.flush();
+    const documents: AzureDocument[] = [];
+    const provenance: Provenance[] = [];
+    for (const e of entries) {
+      const { document, provenance: p } = this.read(e);
+      documents.push(document);
+      provenance.push(p);
+    }
+    return { documents, provenance };
+  }
+
+  /** Documents per lower-case type, without reading any body. */
+  typeCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.entries.values()) out.set(e.type, (out.get(e.type) ?? 0) + 1);
+    return out;
+  }
+
+  /** Ids (as received) of every document, in no particular order, without reading any body. */
+  *ids(): Iterable<string> {
+    for (const e of this.entries.values()) yield e.id;
+  }
+
+  /** The documents whose lower-case type passes `wanted`, read from the spool, sorted by id. */
+  ofTypes(wanted: (type: string) => boolean): Pick<EvidenceSet, 'documents' | 'provenance'> {
+    return this.readAll([...this.entries.values()].filter((e) => wanted(e.type)).sort(byLowerId));
+  }
+
+  /** {@link PartitionedEvidence}: the documents of the lookup types, read once for the whole evaluation. */
+  resident(types: ReadonlySet<string>): Pick<EvidenceSet, 'documents' | 'provenance'> {
+    const out = this.ofTypes((t) => types.has(t));
+    this.counters.resident = out.documents.length;
+    return out;
+  }
+
+  /** {@link PartitionedEvidence}: one top-level resource with everything under it at a time, in partition order. */
+  *partitions(): Iterable<Pick<EvidenceSet, 'documents' | 'provenance'>> {
+    const groups = new Map<string, Entry[]>();
+    for (const [lower, e] of this.entries) {
+      const key = partitionKey(lower);
+      const g = groups.get(key);
+      if (g) g.push(e);
+      else groups.set(key, [e]);
+    }
+    for (const key of [...groups.keys()].sort()) {
+      const entries = groups.get(key)!.sort(byLowerId);
+      groups.delete(key);
+      this.counters.largestPartition = Math.max(this.counters.largestPartition, entries.length);
+      yield this.readAll(entries);
+    }
+  }
+
+  /**
+   * The documents grouped by a key (serialize.ts: the resource family), each group's entries sorted by id; bodies are
+   * read by the returned `read`, a slice at a time.
+   */
+  groupedBy(keyOf: (id: string) => string): { groups: Map<string, Array<{ id: string }>>; read: (slice: Array<{ id: string }>) => StoredDocument[] } {
+    const groups = new Map<string, Entry[]>();
+    for (const e of this.entries.values()) {
+      const key = keyOf(e.id);
+      const g = groups.get(key);
+      if (g) g.push(e);
+      else groups.set(key, [e]);
+    }
+    for (const g of groups.values()) g.sort(byId);
+    return {
+      groups,
+      read: (slice) => {
+        this.flush();
+        return (slice as Entry[]).map((e) => this.read(e));
+      },
+    };
+  }
+
+  /** The whole evidence in memory (small estates, tests, `--diff-against`); sorted by id like collect()'s output. */
+  toEvidenceSet(): EvidenceSet {
+    const { documents, provenance } = this.ofTypes(() => true);
+    return { documents, provenance, errors: [...this.errors], lists: [...this.lists] };
+  }
+
+  stats(): StoreStats {
+    return { documents: this.entries.size, spoolBytes: this.written, ...this.counters };
+  }
+
+  /** Closes and removes the spool directory. Safe to call twice. */
+  dispose(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = undefined;
+    }
+    this.pending = [];
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function byLowerId(a: Entry, b: Entry): number {
+  const la = a.id.toLowerCase();
+  const lb = b.id.toLowerCase();
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/** Case-insensitive id order, then exact id (serialize.ts's order). */
+function byId(a: Entry, b: Entry): number {
+  return byLowerId(a, b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
