@@ -9,13 +9,13 @@
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AZURE_LIMITS, collect, createReplayCredential, coverageOf, throttleScopeOf, type CallEvent, type CollectResult } from '../src/collect/index.js';
+import { AZURE_LIMITS, collectToStore, createReplayCredential, coverageOfStore, throttleScopeOf, type CallEvent, type CollectedScope } from '../src/collect/index.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCatalog, selectControls } from '../src/controls/index.js';
-import { evaluate } from '../src/engine/index.js';
-import { serializeEvidence } from '../src/evidence/index.js';
+import { evaluatePartitioned } from '../src/engine/index.js';
+import { EvidenceStore, serializeStore, type StoreStats } from '../src/evidence/index.js';
 import type { ResultsFile, Scope } from '../src/model.js';
 import { renderHtml } from '../src/reporters/html.js';
 import { printDetail } from '../src/reporters/view-model.js';
@@ -112,6 +112,20 @@ export function lowerBoundMs(requests: number, latencyMs: number, concurrency: n
   return { latencyBoundMs, rateBoundMs, rateScope, lowerBoundMs: Math.max(latencyBoundMs, rateBoundMs) };
 }
 
+/**
+ * Live memory in MB: what the heap and Buffers hold after a full garbage collection (node --expose-gc; npm run bench
+ * passes it), so garbage V8 has not yet collected does not count. null without --expose-gc. Peak RSS says what the
+ * process needed at its worst; this says what a stage keeps.
+ */
+function liveMb(): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return Math.round((m.heapUsed + m.external) / 2 ** 20);
+}
+
 /** What evaluation and the packet measured. */
 interface PacketNumbers {
   checks: number;
@@ -124,19 +138,27 @@ interface PacketNumbers {
   pdfBytes: number | null;
   peakRssBeforePdfMb: number | null;
   peakRssAfterPdfMb: number | null;
+  /** Live memory with the results in hand, before the HTML. */
+  liveAfterEvaluateMb: number | null;
   notes: string[];
 }
 
 /** Evaluates AI-SEC-01 and, unless `html` is false, renders the HTML packet (evidence index included). */
-async function evaluateAndBuildHtml(result: CollectResult, scope: Scope, html: boolean): Promise<{ out: PacketNumbers; html?: string; t0: number }> {
+async function evaluateAndBuildHtml(
+  store: EvidenceStore,
+  collected: CollectedScope,
+  scope: Scope,
+  html: boolean,
+): Promise<{ out: PacketNumbers; html?: string; t0: number }> {
   const notes: string[] = [];
   const controls = selectControls(await loadCatalog(), ['AI-SEC-01']);
   const now = new Date('2026-11-01T00:00:00.000Z');
   const t0 = performance.now();
-  const evaluation = evaluate(result, controls, { now });
+  // As a scan does: the evidence is read back from the spool one top-level resource at a time.
+  const evaluation = evaluatePartitioned(store, controls, { now });
   const evalMs = Math.max(1, Math.round(performance.now() - t0));
   const checks = evaluation.results.length;
-  const out: PacketNumbers = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null, htmlBytes: null, pdfMs: null, pdfPages: null, pdfBytes: null, peakRssBeforePdfMb: null, peakRssAfterPdfMb: null, notes };
+  const out: PacketNumbers = { checks, evalMs, checksPerSecond: Math.round(checks / (evalMs / 1000)), htmlMs: null, htmlBytes: null, pdfMs: null, pdfPages: null, pdfBytes: null, peakRssBeforePdfMb: null, peakRssAfterPdfMb: null, liveAfterEvaluateMb: liveMb(), notes };
   if (!html) return { out, t0 };
   const resultsFile: ResultsFile = {
     tool: 'engram-audit',
@@ -145,14 +167,15 @@ async function evaluateAndBuildHtml(result: CollectResult, scope: Scope, html: b
     startedAt: now.toISOString(),
     finishedAt: now.toISOString(),
     scope,
-    coverage: coverageOf(result),
+    coverage: coverageOfStore(collected, store),
     signing: { algorithm: 'ed25519', fingerprint: '0'.repeat(64), ephemeral: true, keySource: 'bench' },
     controls: evaluation.controls,
     results: evaluation.results,
   };
   // The PDF clock starts at the evidence: serialising it (the packet's evidence index) is part of producing the packet.
   const p0 = performance.now();
-  const index = serializeEvidence(result).index;
+  // Streamed to the spool directory part by part, as a scan writes the bundle's evidence/.
+  const index = serializeStore(store, store.dir).index;
   // The same choice the pipeline makes for report.pdf: a large estate's printed packet counts passing rows per check.
   const text = renderHtml(resultsFile, { evidenceIndex: index, passingDetail: printDetail(resultsFile) });
   out.htmlMs = Math.round(performance.now() - p0);
@@ -161,12 +184,11 @@ async function evaluateAndBuildHtml(result: CollectResult, scope: Scope, html: b
 }
 
 /**
- * Evaluates, renders the HTML packet and prints it to PDF with Chromium. The evidence comes in a box that is emptied
- * once the HTML exists, so the evidence and results can be collected before the PDF bytes arrive (peak RSS).
+ * Evaluates, renders the HTML packet and prints it to PDF with Chromium. The results are let go once the HTML exists,
+ * so they can be collected before the PDF bytes arrive (peak RSS).
  */
-async function evaluateAndRender(box: { result?: CollectResult }, scope: Scope, pdf: boolean): Promise<PacketNumbers> {
-  const built = await evaluateAndBuildHtml(box.result!, scope, pdf);
-  box.result = undefined;
+async function evaluateAndRender(store: EvidenceStore, collected: CollectedScope, scope: Scope, pdf: boolean): Promise<PacketNumbers> {
+  const built = await evaluateAndBuildHtml(store, collected, scope, pdf);
   const out = built.out;
   const notes = out.notes;
   const html = built.html;
@@ -245,10 +267,14 @@ async function main(): Promise<void> {
   let done = 0;
   let inventoryMs = 0;
   let lastPrint = 0;
+  // The spool goes where a scan's would, on disk (a scan puts it beside its --out directory).
+  const spoolRoot = mkdtempSync(join(tmpdir(), 'engram-bench-spool-'));
+  const store = new EvidenceStore(join(spoolRoot, 'spool'));
   const t0 = performance.now();
-  let result: CollectResult | undefined;
+  let collected: CollectedScope;
   try {
-    result = await collect({
+    collected = await collectToStore({
+      store,
       scope,
       credential: createReplayCredential(),
       endpoints: { arm: server.url },
@@ -278,16 +304,34 @@ async function main(): Promise<void> {
   const serverStats = await server.stats();
   await server.close();
 
-  // The estate is regenerated here (same seed) only for the loss check, then let go before evaluation.
-  const { counts, lost } = (() => {
+  // Measured before the loss check below: regenerating the estate to check against is the benchmark's own cost.
+  const peakAfterCollectMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  const liveAfterCollectMb = liveMb();
+  const documents = store.size;
+  const collectionErrors = store.errors.length;
+  let ev: PacketNumbers;
+  let storeStats: StoreStats;
+  let peakRssMb: number;
+  let counts: ReturnType<typeof estateCounts>;
+  let lost: string[];
+  try {
+    ev = await evaluateAndRender(store, collected!, scope, args.pdf);
+    storeStats = store.stats();
+    peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    // The estate is regenerated here (same seed) only for the loss check, last, so it does not count in the peak RSS
+    // above. The check needs every id and the keys' rotation policies: only the keys are read back from the spool.
     const estate = generateEstate(estateOptions);
-    return { counts: estateCounts(estate), lost: lostEvidence(estate, result!) };
-  })();
+    const ids = [...[...store.ids()].map((id) => ({ id })), ...store.ofTypes((t) => t === 'microsoft.keyvault/vaults/keys').documents];
+    counts = estateCounts(estate);
+    lost = lostEvidence(estate, { documents: ids, errors: store.errors, lists: store.lists });
+  } finally {
+    store.dispose();
+    rmSync(spoolRoot, { recursive: true, force: true });
+  }
   const bound = lowerBoundMs(calls.requests, args.latencyMs, args.concurrency, calls.perScope);
   const ratio = bound.lowerBoundMs > 0 ? wallMs / bound.lowerBoundMs : null;
-  const peakAfterCollectMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
-  log(`resources: ${counts.resources} (${args.storage} storage, ${args.postgres} postgres, ${args.vaults} vaults) + ${counts.keys} keys; documents ${result.documents.length} of ${counts.expectedDocuments} expected; collection errors ${result.errors.length}`);
+  log(`resources: ${counts.resources} (${args.storage} storage, ${args.postgres} postgres, ${args.vaults} vaults) + ${counts.keys} keys; documents ${documents} of ${counts.expectedDocuments} expected; collection errors ${collectionErrors}`);
   const perResource: Record<string, number> = {};
   const resourcesOf: Record<string, number> = { storage: args.storage, postgres: args.postgres, keyvault: args.vaults };
   for (const [f, n] of [...calls.byFamily].sort()) {
@@ -299,20 +343,14 @@ async function main(): Promise<void> {
   log(`inventory (Resource Graph) done after ${inventoryMs} ms`);
   log(`wall ${wallMs} ms; lower bound ${Math.round(bound.lowerBoundMs)} ms (latency bound ${Math.round(bound.latencyBoundMs)} ms = ${calls.requests} x ${args.latencyMs} ms / ${args.concurrency}; rate bound ${Math.round(bound.rateBoundMs)} ms${bound.rateScope ? ` on ${bound.rateScope}` : ''}); ratio ${ratio === null ? 'n/a' : ratio.toFixed(3)}`);
   log(`lost resources: ${lost.length}${lost.length ? ` e.g. ${lost.slice(0, 3).join('; ')}` : ''}`);
-  log(`peak RSS after collect: ${peakAfterCollectMb} MB`);
+  log(`peak RSS after collect: ${peakAfterCollectMb} MB; live after collect ${liveAfterCollectMb ?? '?'} MB (heap + buffers after a full GC)`);
 
-  const documents = result.documents.length;
-  const collectionErrors = result.errors.length;
-  const box = { result };
-  // Only the box holds the evidence from here on: it is emptied before the PDF bytes come back.
-  result = undefined;
-  const ev = await evaluateAndRender(box, scope, args.pdf);
-  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  log(`evaluation: ${ev.checks} results in ${ev.evalMs} ms (${ev.checksPerSecond} checks/s)`);
+  log(`evaluation: ${ev.checks} results in ${ev.evalMs} ms (${ev.checksPerSecond} checks/s); live after evaluation ${ev.liveAfterEvaluateMb ?? '?'} MB`);
   if (ev.htmlMs !== null) log(`HTML packet: ${ev.htmlBytes} bytes in ${ev.htmlMs} ms (evidence index included)`);
   if (ev.pdfMs !== null) log(`PDF: ${ev.pdfMs} ms from evidence to PDF bytes (HTML ${ev.htmlMs} ms), ${ev.pdfPages ?? '?'} pages, ${ev.pdfBytes} bytes`);
   for (const n of ev.notes) log(`note: ${n}`);
-  log(`peak RSS: ${peakRssMb} MB`);
+  log(`evidence spool: ${storeStats.documents} documents, ${(storeStats.spoolBytes / 2 ** 20).toFixed(1)} MB on disk; largest partition read at once ${storeStats.largestPartition} documents, ${storeStats.resident} resident (lookup types)`);
+  log(`peak RSS: ${peakRssMb} MB (before the benchmark's own loss check)`);
   log(
     JSON.stringify({
       resources: counts.resources,
@@ -333,7 +371,12 @@ async function main(): Promise<void> {
       faults: args.faults,
       peakRssMb,
       peakRssAfterCollectMb: peakAfterCollectMb,
+      liveAfterCollectMb,
+      liveAfterEvaluateMb: ev.liveAfterEvaluateMb,
       peakRssBeforePdfMb: ev.peakRssBeforePdfMb,
+      spoolMb: Number((storeStats.spoolBytes / 2 ** 20).toFixed(1)),
+      largestPartition: storeStats.largestPartition,
+      residentDocuments: storeStats.resident,
       lostResources: lost.length,
       checks: ev.checks,
       checksPerSecond: ev.checksPerSecond,

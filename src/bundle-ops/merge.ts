@@ -9,9 +9,13 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { loadSnapshot, verifyBundle, type VerifyReport } from '../evidence/index.js';
+import { streamBundleEvidence } from '../evidence/snapshot.js';
+import type { EvidenceStore } from '../evidence/store.js';
+import { sha256Hex } from '../util/hash.js';
 import type { AzureDocument, CollectionError, Coverage, EvidenceSet, ListRecord, MergedPart, Provenance, ResultsFile, Scope } from '../model.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { formatShard } from './shard.js';
+import { append } from '../util/arrays.js';
 
 /** Which signers a part may have. With neither list, a part's own key is used (integrity, not origin). */
 export interface PartTrust {
@@ -26,14 +30,23 @@ export interface LoadedPart {
   /** Absolute bundle directory. */
   dir: string;
   results: ResultsFile;
-  evidence: EvidenceSet;
+  /**
+   * The part's evidence in memory; absent when loaded with `stream: true`, and then {@link mergeParts} reads it from
+   * the bundle's evidence/ files, one part file at a time.
+   */
+  evidence?: EvidenceSet;
   /** The verification that accepted the part. */
   verification: VerifyReport;
 }
 
 /** The union of the parts, ready for the pipeline. */
 export interface MergedEvidence {
-  evidence: EvidenceSet;
+  /** In memory, or the store {@link mergeParts} was given (then its documents never were all in memory at once). */
+  evidence: EvidenceSet | EvidenceStore;
+  /** Documents in the union. */
+  documents: number;
+  /** Documents each part held, in the order of the parts given. */
+  partDocuments: number[];
   scope: Scope;
   /** Coverage of the union; undefined for snapshot parts (the pipeline derives it, as `evaluate` does). */
   coverage?: Coverage;
@@ -58,7 +71,7 @@ const sortedUnion = (lists: string[][]): string[] => [...new Set(lists.flat())].
  * @throws InputError E_MERGE_PART_UNVERIFIED naming the part and every problem; E_MERGE_PART_INVALID when its
  *   results.json is missing or not engram-audit results; the loaders' InputErrors for unreadable evidence.
  */
-export async function loadPart(dir: string, trust: PartTrust = {}): Promise<LoadedPart> {
+export async function loadPart(dir: string, trust: PartTrust = {}, options: { stream?: boolean } = {}): Promise<LoadedPart> {
   const root = resolve(dir);
   const attempts: VerifyReport[] = [];
   let accepted: VerifyReport | undefined;
@@ -99,6 +112,7 @@ export async function loadPart(dir: string, trust: PartTrust = {}): Promise<Load
   if (!results || results.tool !== 'engram-audit' || !Array.isArray(results.controls) || !results.scope || !results.coverage) {
     throw new InputError('E_MERGE_PART_INVALID', 'results.json is not engram-audit results', { file: join(root, 'results.json') });
   }
+  if (options.stream) return { dir: root, results, verification: accepted };
   const evidence = await loadSnapshot(root);
   return { dir: root, results, evidence, verification: accepted };
 }
@@ -109,10 +123,14 @@ export async function loadPart(dir: string, trust: PartTrust = {}): Promise<Load
  * A missing shard is not refused: it becomes a scope-level collection error (collector `merge`, code `SHARD_MISSING`),
  * so every control in the merged bundle is `error` for it rather than silently covering less.
  *
+ * With a `store`, the union goes into it as each part file is read (documents with the provenance of the part that
+ * first held them), so the merge of a large estate never holds every part's evidence at once; without one, it is
+ * built in memory with every part's provenance.
+ *
  * @throws UsageError for parts that do not belong together; InputError E_MERGE_CONFLICT when two parts hold different
  *   documents with the same id.
  */
-export function mergeParts(parts: LoadedPart[]): MergedEvidence {
+export async function mergeParts(parts: LoadedPart[], store?: EvidenceStore): Promise<MergedEvidence> {
   if (parts.length === 0) throw new UsageError('merge needs at least one part bundle', { hint: 'Example: engram-audit merge part-1 part-2 --out merged' });
   const notes: string[] = [];
   const byRun = new Map<string, string>();
@@ -169,33 +187,65 @@ export function mergeParts(parts: LoadedPart[]): MergedEvidence {
   }
 
   // Documents: one per id (ids compare case-insensitively, as Azure's do); the same id with other content is a conflict.
-  const docs = new Map<string, { doc: AzureDocument; json: string; dir: string }>();
-  for (const p of parts) {
-    for (const doc of p.evidence.documents) {
+  // Only a digest per id is kept to tell: the documents themselves go to the store (or the in-memory union).
+  const seen = new Map<string, { sha256: string; dir: string }>();
+  const kept: AzureDocument[] = [];
+  const allProvenance: Provenance[] = [];
+  const partErrors: CollectionError[] = [];
+  const partLists: ListRecord[] = [];
+  const counts: Record<string, number> = {};
+  const partDocuments = parts.map(() => 0);
+  const take = (p: LoadedPart, chunk: EvidenceSet): void => {
+    const provOf = new Map<string, Provenance>();
+    if (store) {
+      for (const pr of chunk.provenance) {
+        if (!provOf.has(pr.documentId.toLowerCase())) provOf.set(pr.documentId.toLowerCase(), pr);
+      }
+    } else {
+      append(allProvenance, chunk.provenance);
+    }
+    partDocuments[parts.indexOf(p)]! += chunk.documents.length;
+    for (const doc of chunk.documents) {
       const key = doc.id.toLowerCase();
-      const json = canonicalJson(doc);
-      const had = docs.get(key);
-      if (!had) docs.set(key, { doc, json, dir: p.dir });
-      else if (had.json !== json) {
+      const sha256 = sha256Hex(canonicalJson(doc));
+      const had = seen.get(key);
+      if (had) {
+        if (had.sha256 === sha256) continue;
         throw new InputError('E_MERGE_CONFLICT', `two parts hold different documents with the id ${doc.id}`, {
           file: p.dir,
           hint: `The other is in ${had.dir}. Parts of one assessment never disagree about a resource: merge parts of the same run (re-run the shards together if the estate changed between them).`,
         });
       }
+      seen.set(key, { sha256, dir: p.dir });
+      const t = String(doc.type ?? 'unknown').toLowerCase();
+      counts[t] = (counts[t] ?? 0) + 1;
+      if (store) store.put(doc, provOf.get(key) ?? { documentId: doc.id, source: 'snapshot' });
+      else kept.push(doc);
     }
+    append(partErrors, chunk.errors);
+    append(partLists, chunk.lists ?? []);
+  };
+  for (const p of parts) {
+    if (p.evidence) take(p, p.evidence);
+    else await streamBundleEvidence(p.dir, (chunk) => take(p, chunk));
   }
   const union = <T>(items: T[]): T[] => {
     const m = new Map<string, T>();
     for (const item of items) m.set(canonicalJson(item), item);
     return [...m.keys()].sort(cmp).map((k) => m.get(k)!);
   };
-  const documents = [...docs.values()].sort((a, b) => cmp(a.doc.id.toLowerCase(), b.doc.id.toLowerCase())).map((e) => e.doc);
-  const provenance = union<Provenance>(parts.flatMap((p) => p.evidence.provenance)).sort((a, b) => cmp(a.documentId.toLowerCase(), b.documentId.toLowerCase()));
-  const allErrors = union<CollectionError>([...parts.flatMap((p) => p.evidence.errors), ...errors]);
-  const lists = union<ListRecord>(parts.flatMap((p) => p.evidence.lists ?? [])).sort((a, b) =>
-    cmp(`${a.parentId.toLowerCase()} ${a.resourceType}`, `${b.parentId.toLowerCase()} ${b.resourceType}`),
-  );
-  const evidence: EvidenceSet = { documents, provenance, errors: allErrors, ...(lists.length > 0 ? { lists } : {}) };
+  const allErrors = union<CollectionError>([...partErrors, ...errors]);
+  const lists = union<ListRecord>(partLists).sort((a, b) => cmp(`${a.parentId.toLowerCase()} ${a.resourceType}`, `${b.parentId.toLowerCase()} ${b.resourceType}`));
+  let evidence: EvidenceSet | EvidenceStore;
+  if (store) {
+    append(store.errors, allErrors);
+    append(store.lists, lists);
+    evidence = store;
+  } else {
+    const documents = kept.sort((a, b) => cmp(a.id.toLowerCase(), b.id.toLowerCase()));
+    const provenance = union<Provenance>(allProvenance).sort((a, b) => cmp(a.documentId.toLowerCase(), b.documentId.toLowerCase()));
+    evidence = { documents, provenance, errors: allErrors, ...(lists.length > 0 ? { lists } : {}) };
+  }
 
   const tenants = new Set(parts.map((p) => p.results.scope.tenantId).filter((t): t is string => typeof t === 'string'));
   const partRefs: MergedPart[] = parts
@@ -220,23 +270,18 @@ export function mergeParts(parts: LoadedPart[]): MergedEvidence {
   let coverage: Coverage | undefined;
   if (scope.source !== 'snapshot') {
     // The collector's counting rule (every document by lower-case type), applied to the union.
-    const counts: Record<string, number> = {};
-    for (const d of documents) {
-      const t = String(d.type ?? 'unknown').toLowerCase();
-      counts[t] = (counts[t] ?? 0) + 1;
-    }
     const resourcesByType: Record<string, number> = {};
     for (const k of Object.keys(counts).sort(cmp)) resourcesByType[k] = counts[k]!;
     coverage = {
       subscriptionsRequested: sortedUnion(parts.map((p) => p.results.coverage.subscriptionsRequested)),
       subscriptionsScanned: sortedUnion(parts.map((p) => p.results.coverage.subscriptionsScanned)),
       resourcesByType,
-      documents: documents.length,
+      documents: seen.size,
       errors: allErrors,
     };
   }
   const starts = parts.map((p) => Date.parse(p.results.startedAt)).filter((t) => Number.isFinite(t));
   if (starts.length === 0) throw new InputError('E_MERGE_PART_INVALID', 'no part has a valid startedAt time', { file: first.dir });
   const startedAt = new Date(Math.min(...starts));
-  return { evidence, scope, ...(coverage ? { coverage } : {}), controlIds: ids(first), startedAt, notes };
+  return { evidence, documents: seen.size, partDocuments, scope, ...(coverage ? { coverage } : {}), controlIds: ids(first), startedAt, notes };
 }

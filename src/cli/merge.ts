@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadCatalog, selectControls } from '../controls/index.js';
 import { loadSigner } from '../evidence/index.js';
+import { openStoreBeside } from '../evidence/store.js';
 import { InputError, UsageError } from '../errors.js';
 import { parseFormats } from '../reporters/formats.js';
 import { loadPart, mergeParts, type PartTrust } from '../bundle-ops/merge.js';
@@ -78,32 +79,40 @@ export async function runMerge(argv: string[], io: CliIo): Promise<number> {
   for (const p of positionals) {
     const dir = resolve(io.cwd, p);
     if (dir === outDir) throw new UsageError(`--out ${values.out} is also a part`, { hint: 'Write the merged bundle to a new directory.' });
-    parts.push(await loadPart(dir, trust));
+    // Verified now; the evidence is read later, one part file at a time, straight into the store.
+    parts.push(await loadPart(dir, trust, { stream: true }));
   }
-  const merged = mergeParts(parts);
-  for (const p of parts) {
-    const shard = p.results.scope.shard ? `shard ${formatShard(p.results.scope.shard)}, ` : '';
-    io.stderr(`part ${p.dir}: ${shard}${p.evidence.documents.length} documents, signature valid (${p.verification.trust}, key ${p.verification.signature.fingerprint})\n`);
-  }
-  if (parts.some((p) => p.verification.trust === 'integrity-only')) {
-    io.stderr('note: parts were checked with their own keys (integrity, not origin); pass --key or --fingerprint to require a known signer\n');
-  }
-  for (const n of merged.notes) io.stderr(`note: ${n}\n`);
+  // The union streams into a store beside the output, as a scan's evidence does, so merging N shards never holds
+  // the whole estate's evidence at once.
+  const store = openStoreBeside(outDir);
+  try {
+    const merged = await mergeParts(parts, store);
+    parts.forEach((p, i) => {
+      const shard = p.results.scope.shard ? `shard ${formatShard(p.results.scope.shard)}, ` : '';
+      io.stderr(`part ${p.dir}: ${shard}${merged.partDocuments[i]} documents, signature valid (${p.verification.trust}, key ${p.verification.signature.fingerprint})\n`);
+    });
+    if (parts.some((p) => p.verification.trust === 'integrity-only')) {
+      io.stderr('note: parts were checked with their own keys (integrity, not origin); pass --key or --fingerprint to require a known signer\n');
+    }
+    for (const n of merged.notes) io.stderr(`note: ${n}\n`);
 
-  const catalog = await loadCatalog();
-  const controls = selectControls(catalog, merged.controlIds);
-  const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
-  const outcome = await runPipeline({
-    controls,
-    evidence: merged.evidence,
-    scope: merged.scope,
-    ...(merged.coverage ? { coverage: merged.coverage } : {}),
-    outDir,
-    formats,
-    signer,
-    failOn,
-    startedAt: merged.startedAt,
-    io,
-  });
-  return outcome.exitCode;
+    const catalog = await loadCatalog();
+    const controls = selectControls(catalog, merged.controlIds);
+    const signer = await loadSigner(values['sign-key'] ? resolve(io.cwd, values['sign-key']) : undefined);
+    const outcome = await runPipeline({
+      controls,
+      evidence: merged.evidence,
+      scope: merged.scope,
+      ...(merged.coverage ? { coverage: merged.coverage } : {}),
+      outDir,
+      formats,
+      signer,
+      failOn,
+      startedAt: merged.startedAt,
+      io,
+    });
+    return outcome.exitCode;
+  } finally {
+    store.dispose();
+  }
 }

@@ -1,7 +1,6 @@
 /** `engram-audit [scan]`: collect from Azure (or a replay), evaluate, and write the signed bundle. */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
@@ -16,8 +15,8 @@ import {
   type CallEvent,
   type ProgressEvent,
 } from '../collect/index.js';
-import { InputError, UsageError } from '../errors.js';
-import { EvidenceStore } from '../evidence/store.js';
+import { UsageError } from '../errors.js';
+import { openStoreBeside } from '../evidence/store.js';
 import type { Scope } from '../model.js';
 import { PROBE_SOURCE_TYPES, runProbes, type ProbeLevel } from '../probes/run.js';
 import { RUN_FLAGS, runSettingsFromFlags } from './run-flags.js';
@@ -221,24 +220,6 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
     return outcome.exitCode;
   } finally {
     store.dispose();
-  }
-}
-
-/**
- * Opens the run's evidence store in a fresh hidden directory beside the output bundle: the same file system, so the
- * streamed evidence files are renamed into the bundle, and never /tmp, which may live in memory.
- */
-function openStoreBeside(outDir: string): EvidenceStore {
-  const parent = dirname(outDir);
-  try {
-    mkdirSync(parent, { recursive: true });
-    return new EvidenceStore(join(parent, `.${basename(outDir)}.spool-${randomBytes(6).toString('hex')}`));
-  } catch (err) {
-    throw new InputError('E_OUT_UNWRITABLE', `cannot create the evidence spool beside ${outDir}: ${(err as Error).message}`, {
-      file: parent,
-      field: '--out',
-      hint: 'Choose an --out directory whose parent exists and is writable (the scan spools its evidence there while it runs).',
-    });
   }
 }
 

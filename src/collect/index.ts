@@ -15,6 +15,7 @@ import { collectStorageAccount, storageClients } from './storage.js';
 import { collectVaultKeys, keyVaultClients } from './keyvault.js';
 import { collectDiagnosticSettings, monitorClients } from './monitor.js';
 import { canonicalJson } from '../util/canonical-json.js';
+import { append } from '../util/arrays.js';
 
 export { resolveCredential, noCredentialsError, CREDENTIAL_SOURCES, MANAGEMENT_SCOPE } from './credential.js';
 export { createReplayClient, createRecordingClient, createReplayCredential, requestKey, type CassetteEntry } from './replay.js';
@@ -157,8 +158,8 @@ export interface CollectedScope {
 export async function collectToStore(options: CollectOptions & { store: EvidenceStore }): Promise<CollectedScope> {
   const { store } = options;
   const out = await withSharedClient(options, (shared, armEndpoint, concurrency) => collectWith(options, shared, armEndpoint, concurrency, store));
-  store.errors.push(...out.errors);
-  store.lists.push(...out.lists);
+  append(store.errors, out.errors);
+  append(store.lists, out.lists);
   options.onProgress?.({ kind: 'done', documents: store.size, errors: out.errors.length });
   return { subscriptionsRequested: out.subscriptionsRequested, subscriptionsReturned: out.subscriptionsReturned };
 }

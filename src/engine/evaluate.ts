@@ -8,6 +8,7 @@ import { SEVERITIES, emptyCounts } from '../model.js';
 import type { Check, Condition, Control, Environment, Parameter } from '../controls/types.js';
 import { ENVIRONMENTS } from '../controls/types.js';
 import { redactString, redactValue } from '../evidence/redact.js';
+import { append } from '../util/arrays.js';
 import { evaluateCondition, type EvalContext } from './condition.js';
 import { COLLECTION_TYPE, DocumentIndex, docName, docType, normId, parentId, partitionKey } from './documents.js';
 
@@ -131,6 +132,7 @@ export function partitionEvidence(evidence: EvidenceSet): PartitionedEvidence {
 interface CheckRun {
   control: Control;
   check: Check;
+  /** Results so far, already scrubbed. */
   results: Result[];
   /** Targets selected so far (for `if_no_target`). */
   selected: number;
@@ -149,14 +151,19 @@ export function evaluatePartitioned(evidence: PartitionedEvidence, controls: Con
       const parentErrors = errors
         .filter((e) => e.resourceId !== undefined && e.resourceType !== undefined && e.resourceType.toLowerCase() === type)
         .map((err) => ({ err, parent: normId(err.resourceId!), covered: false }));
-      return { control, check, results: typeErrors(control, check, errors), selected: 0, parentErrors };
+      return { control, check, results: typeErrors(control, check, errors).map(scrub), selected: 0, parentErrors };
     }),
   );
   const resident = residentTypes(controls);
   const base = new DocumentIndex({ ...evidence.resident(resident), ...(evidence.lists ? { lists: evidence.lists } : {}) }, undefined, resident);
   for (const part of evidence.partitions()) {
     const index = new DocumentIndex(part, base);
-    for (const run of runs) evaluateTargets(run, index, errors, tag, options.now);
+    for (const run of runs) {
+      const from = run.results.length;
+      evaluateTargets(run, index, errors, tag, options.now);
+      // Scrubbed as they are made: the unscrubbed copies die young instead of doubling the results at the end.
+      for (let i = from; i < run.results.length; i++) run.results[i] = scrub(run.results[i]!);
+    }
   }
   const summaries: ControlSummary[] = [];
   const all: Result[] = [];
@@ -164,9 +171,12 @@ export function evaluatePartitioned(evidence: PartitionedEvidence, controls: Con
     const results: Result[] = [];
     for (const run of runs) {
       if (run.control !== control) continue;
-      const out = [...run.results, ...uncoveredParents(run), ...noTarget(run)];
-      out.sort((a, b) => cmp(normId(a.resourceId), normId(b.resourceId)) || cmp(a.status, b.status));
-      results.push(...out.map(scrub));
+      const out = append(run.results, [...uncoveredParents(run), ...noTarget(run)].map(scrub));
+      run.results = [];
+      // Sort keys computed once per result, not once per comparison.
+      const keyed = out.map((r) => ({ r, key: normId(r.resourceId) }));
+      keyed.sort((a, b) => cmp(a.key, b.key) || cmp(a.r.status, b.r.status));
+      for (const { r } of keyed) results.push(r);
     }
     // A failure that concerns a whole scope (a subscription that could not be listed) may hide any resource.
     for (const err of errors) {
@@ -178,7 +188,7 @@ export function evaluatePartitioned(evidence: PartitionedEvidence, controls: Con
     // An awaited attestation (manual) outranks pass: a control is satisfied only when nothing still needs a human.
     const status: Status = counts.fail ? 'fail' : counts.error ? 'error' : counts.manual ? 'manual' : counts.pass ? 'pass' : 'not_applicable';
     summaries.push({ id: control.id, title: control.title, status, counts, nistAiRmf: [...control.nist_ai_rmf], sp80053: [...control.sp800_53] });
-    all.push(...results);
+    append(all, results);
   }
   return { controls: summaries, results: all };
 }

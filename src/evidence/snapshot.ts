@@ -13,6 +13,7 @@ import { findSyntaxError, lineColumnAt, locatePointers } from './json-locate.js'
 import { redactValue } from './redact.js';
 import { EVIDENCE_SCHEMA_PATH, validateIndexShape, validateSnapshotShape } from './schema.js';
 import { EVIDENCE_DIR, EVIDENCE_FORMAT, EVIDENCE_INDEX_FILE, type EvidenceIndex } from './serialize.js';
+import { append } from '../util/arrays.js';
 
 /** At most this many problems are listed one by one; the rest are counted. */
 const MAX_PROBLEMS = 50;
@@ -203,8 +204,12 @@ async function readSnapshotFile(file: string, text?: string, parsed?: unknown): 
   return { documents: s.documents, provenance: s.provenance ?? [], errors: s.errors ?? [], lists: s.lists ?? [] };
 }
 
-/** Loads a bundle's evidence/ directory through its index, checking each part's digest. */
-async function readEvidenceDir(dir: string): Promise<RawEvidence> {
+/**
+ * Reads a bundle's evidence/ directory through its index, one part file at a time, checking each part's digest and
+ * document count; `onPart` gets each part (not yet redacted) and may let it go before the next is read. Returns the
+ * index's collection errors and list records.
+ */
+async function eachEvidencePart(dir: string, onPart: (part: RawEvidence) => void | Promise<void>): Promise<Pick<RawEvidence, 'errors' | 'lists'>> {
   const indexPath = join(dir, EVIDENCE_INDEX_FILE);
   const text = await readText(indexPath, 'evidence index');
   const value = parseJsonFile(text, indexPath);
@@ -213,7 +218,6 @@ async function readEvidenceDir(dir: string): Promise<RawEvidence> {
     throw schemaProblems(errors, text, indexPath, { snapshot: value, documentsPointer: '/documents' }, 'the evidence index');
   }
   const index = value as EvidenceIndex;
-  const out: RawEvidence = { documents: [], provenance: [], errors: [...index.errors], lists: [...(index.lists ?? [])] };
   for (const entry of index.files) {
     const file = join(dir, entry.file);
     let bytes: Buffer;
@@ -235,12 +239,45 @@ async function readEvidenceDir(dir: string): Promise<RawEvidence> {
         hint: 'Run `engram-audit verify <bundle>`.',
       });
     }
-    out.documents.push(...part.documents);
-    out.provenance.push(...part.provenance);
-    out.errors.push(...part.errors);
-    out.lists.push(...part.lists);
+    await onPart(part);
   }
-  return out;
+  return { errors: [...index.errors], lists: [...(index.lists ?? [])] };
+}
+
+/** Loads a bundle's evidence/ directory through its index, checking each part's digest. */
+async function readEvidenceDir(dir: string): Promise<RawEvidence> {
+  const out: RawEvidence = { documents: [], provenance: [], errors: [], lists: [] };
+  const fromIndex = await eachEvidencePart(dir, (part) => {
+    append(out.documents, part.documents);
+    append(out.provenance, part.provenance);
+    append(out.errors, part.errors);
+    append(out.lists, part.lists);
+  });
+  return { ...out, errors: [...fromIndex.errors, ...out.errors], lists: [...fromIndex.lists, ...out.lists] };
+}
+
+/**
+ * Streams a bundle's evidence (a bundle directory or its evidence/ directory) part file by part file: each part is
+ * checked against index.json, redacted, and handed to `onPart` as a small evidence set; returns the total number of
+ * documents. For merging large estates without holding every part's evidence at once (bundle-ops/merge.ts).
+ *
+ * @throws InputError as {@link loadSnapshot} does, naming the part file.
+ */
+export async function streamBundleEvidence(path: string, onPart: (part: EvidenceSet) => void | Promise<void>): Promise<number> {
+  const dir = (await exists(join(path, EVIDENCE_DIR, EVIDENCE_INDEX_FILE))) ? join(path, EVIDENCE_DIR) : path;
+  if (!(await exists(join(dir, EVIDENCE_INDEX_FILE)))) {
+    throw new InputError('E_SNAPSHOT_SHAPE', `directory is neither a bundle nor a bundle's evidence/ directory (no ${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE})`, {
+      file: path,
+      hint: 'Give a bundle directory written by engram-audit.',
+    });
+  }
+  let documents = 0;
+  const fromIndex = await eachEvidencePart(dir, async (part) => {
+    documents += part.documents.length;
+    await onPart(redactEvidence(part));
+  });
+  await onPart(redactEvidence({ documents: [], provenance: [], ...fromIndex }));
+  return documents;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -9,12 +9,15 @@
  * may be memory-backed), holds nothing the bundle would not (documents are redacted before they reach it), and is
  * removed when the run ends, whether it succeeds or fails.
  */
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors.js';
 import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenance } from '../model.js';
 import type { PartitionedEvidence } from '../engine/evaluate.js';
 import { docType, normId, partitionKey } from '../engine/documents.js';
 import { redactValue } from './redact.js';
+import { append } from '../util/arrays.js';
 
 /** Where one document's spool line is. */
 interface Entry {
@@ -99,8 +102,8 @@ export class EvidenceStore implements PartitionedEvidence {
     for (const d of evidence.documents) {
       this.put(d, prov.get(normId(d.id)) ?? { documentId: d.id, source: 'snapshot' });
     }
-    this.errors.push(...(evidence.errors ?? []));
-    this.lists.push(...(evidence.lists ?? []));
+    append(this.errors, evidence.errors ?? []);
+    append(this.lists, evidence.lists ?? []);
   }
 
   private openFd(): number {
@@ -230,6 +233,24 @@ export class EvidenceStore implements PartitionedEvidence {
     }
     this.pending = [];
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Opens the run's evidence store in a fresh hidden directory beside the output bundle: the same file system, so the
+ * streamed evidence files are renamed into the bundle, and never /tmp, which may live in memory.
+ */
+export function openStoreBeside(outDir: string): EvidenceStore {
+  const parent = dirname(outDir);
+  try {
+    mkdirSync(parent, { recursive: true });
+    return new EvidenceStore(join(parent, `.${basename(outDir)}.spool-${randomBytes(6).toString('hex')}`));
+  } catch (err) {
+    throw new InputError('E_OUT_UNWRITABLE', `cannot create the evidence spool beside ${outDir}: ${(err as Error).message}`, {
+      file: parent,
+      field: '--out',
+      hint: 'Choose an --out directory whose parent exists and is writable (the scan spools its evidence there while it runs).',
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import type { AzureDocument, CollectionError, Result, ResultsFile, Severity, Sta
 import { SEVERITIES, STATUSES, emptyCounts } from '../model.js';
 import { barChart, type ChartBar } from './charts.js';
 import type { DiffViewModel } from '../bundle-ops/diff.js';
+import { minOf } from '../util/arrays.js';
 
 /** One file listed in the packet's evidence index. */
 export interface EvidenceIndexEntry {
@@ -311,7 +312,7 @@ function findingGroups(findings: Result[], defs?: Map<string, CheckDefinition>) 
     list.push(r);
     groups.set(key, list);
   }
-  const worst = (rs: Result[]) => Math.min(...rs.map((r) => severityRank(r.severity)));
+  const worst = (rs: Result[]) => minOf(rs.map((r) => severityRank(r.severity)));
   const ordered = [...groups.values()].sort(
     (a, b) => worst(a) - worst(b) || cmp(a[0].control, b[0].control) || cmp(a[0].check, b[0].check),
   );

@@ -2,9 +2,13 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { InputError, UsageError } from '../../src/errors.js';
-import { mergeParts, type LoadedPart } from '../../src/bundle-ops/merge.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mergeParts, type LoadedPart, type MergedEvidence } from '../../src/bundle-ops/merge.js';
+import { EvidenceStore } from '../../src/evidence/store.js';
 import type { VerifyReport } from '../../src/evidence/index.js';
-import type { AzureDocument, ResultsFile } from '../../src/model.js';
+import type { AzureDocument, EvidenceSet, ResultsFile } from '../../src/model.js';
 import { emptyCounts } from '../../src/model.js';
 
 const FP = 'a'.repeat(64);
@@ -41,9 +45,16 @@ function part(dir: string, docs: AzureDocument[], opts: { shard?: [number, numbe
   };
 }
 
+/** mergeParts without a store: the union in memory. */
+async function inMemory(parts: LoadedPart[]): Promise<MergedEvidence & { evidence: EvidenceSet }> {
+  const m = await mergeParts(parts);
+  assert.ok(!(m.evidence instanceof EvidenceStore));
+  return m as MergedEvidence & { evidence: EvidenceSet };
+}
+
 describe('mergeParts', () => {
-  it('unions documents, provenance and list records, sorted, with coverage counted over the union', () => {
-    const m = mergeParts([part('b', [sa('s2', 'beta')], { shard: [2, 2], sub: 's2' }), part('a', [sa('s1', 'alpha')], { shard: [1, 2], sub: 's1', started: '2026-11-28T08:59:00.000Z' })]);
+  it('unions documents, provenance and list records, sorted, with coverage counted over the union', async () => {
+    const m = await inMemory([part('b', [sa('s2', 'beta')], { shard: [2, 2], sub: 's2' }), part('a', [sa('s1', 'alpha')], { shard: [1, 2], sub: 's1', started: '2026-11-28T08:59:00.000Z' })]);
     assert.deepEqual(m.evidence.documents.map((d) => d.name), ['alpha', 'beta']);
     assert.equal(m.evidence.provenance.length, 2);
     assert.equal(m.evidence.lists?.length, 2);
@@ -56,23 +67,23 @@ describe('mergeParts', () => {
     assert.deepEqual(m.notes, []);
   });
 
-  it('keeps one copy of a document two parts hold identically (ids compare case-insensitively)', () => {
+  it('keeps one copy of a document two parts hold identically (ids compare case-insensitively)', async () => {
     const doc = sa('s1', 'shared');
     const upper = { ...doc, id: doc.id.toUpperCase() };
-    const m = mergeParts([part('a', [doc]), part('b', [doc])]);
+    const m = await inMemory([part('a', [doc]), part('b', [doc])]);
     assert.equal(m.evidence.documents.length, 1);
-    assert.throws(() => mergeParts([part('a', [doc]), part('b', [upper])]), (e: unknown) => e instanceof InputError && e.code === 'E_MERGE_CONFLICT');
+    await assert.rejects(() => mergeParts([part('a', [doc]), part('b', [upper])]), (e: unknown) => e instanceof InputError && e.code === 'E_MERGE_CONFLICT');
   });
 
-  it('refuses two different documents with one id, naming the id and both parts', () => {
-    assert.throws(
+  it('refuses two different documents with one id, naming the id and both parts', async () => {
+    await assert.rejects(
       () => mergeParts([part('a', [sa('s1', 'x')]), part('b', [sa('s1', 'x', { minimumTlsVersion: 'TLS1_0' })])]),
       (e: unknown) => e instanceof InputError && e.code === 'E_MERGE_CONFLICT' && /storageAccounts\/x/.test(e.message) && e.details.file === '/parts/b' && String(e.details.hint).includes('/parts/a'),
     );
   });
 
-  it('records missing shards as scope-level collection errors and notes', () => {
-    const m = mergeParts([part('a', [sa('s1', 'a')], { shard: [1, 3] }), part('c', [sa('s3', 'c')], { shard: [3, 3] })]);
+  it('records missing shards as scope-level collection errors and notes', async () => {
+    const m = await inMemory([part('a', [sa('s1', 'a')], { shard: [1, 3] }), part('c', [sa('s3', 'c')], { shard: [3, 3] })]);
     assert.deepEqual(
       m.evidence.errors.map((e) => [e.collector, e.scope, e.code, e.resourceId, e.resourceType]),
       [['merge', 'shard 2/3', 'SHARD_MISSING', undefined, undefined]],
@@ -81,23 +92,49 @@ describe('mergeParts', () => {
     assert.match(m.notes[0]!, /shard 2\/3 is missing/);
   });
 
-  it('refuses parts from different runs of the same shape', () => {
-    const usage = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UsageError && re.test(e.message));
-    usage(() => mergeParts([]), /at least one part/);
-    usage(() => mergeParts([part('a', [], { shard: [1, 2] }), part('b', [], { shard: [1, 3] })]), /different shardings/);
-    usage(() => mergeParts([part('a', [], { controls: ['AI-SEC-01'] }), part('b', [], { controls: ['AI-MON-01'] })]), /different controls/);
-    usage(() => mergeParts([part('a', [], { runId: 'same' }), part('b', [], { runId: 'same' })]), /same run/);
+  it('refuses parts from different runs of the same shape', async () => {
+    const usage = (fn: () => Promise<unknown>, re: RegExp) => assert.rejects(fn, (e: unknown) => e instanceof UsageError && re.test(e.message));
+    await usage(() => mergeParts([]), /at least one part/);
+    await usage(() => mergeParts([part('a', [], { shard: [1, 2] }), part('b', [], { shard: [1, 3] })]), /different shardings/);
+    await usage(() => mergeParts([part('a', [], { controls: ['AI-SEC-01'] }), part('b', [], { controls: ['AI-MON-01'] })]), /different controls/);
+    await usage(() => mergeParts([part('a', [], { runId: 'same' }), part('b', [], { runId: 'same' })]), /same run/);
     const snap = part('b', []);
     snap.results.scope.source = 'snapshot';
-    usage(() => mergeParts([part('a', []), snap]), /different sources/);
+    await usage(() => mergeParts([part('a', []), snap]), /different sources/);
     const tagged = part('b', []);
     tagged.results.scope.tags = { environment: 'prod' };
-    usage(() => mergeParts([part('a', []), tagged]), /different --tag filters/);
+    await usage(() => mergeParts([part('a', []), tagged]), /different --tag filters/);
   });
 
-  it('keeps the DEMO DATA label when any part carries it', () => {
+  it('keeps the DEMO DATA label when any part carries it', async () => {
     const demo = part('b', []);
     demo.results.scope.demo = true;
-    assert.equal(mergeParts([part('a', []), demo]).scope.demo, true);
+    assert.equal((await mergeParts([part('a', []), demo])).scope.demo, true);
+  });
+
+  it('into a store gives the union the in-memory merge gives, with the same coverage', async () => {
+    const parts = () => [
+      part('b', [sa('s2', 'beta'), sa('s2', 'gamma')], { shard: [2, 3], sub: 's2' }),
+      part('a', [sa('s1', 'alpha'), sa('s2', 'gamma')], { shard: [1, 3], sub: 's1' }),
+    ];
+    const memory = await inMemory(parts());
+    const root = mkdtempSync(join(tmpdir(), 'engram-merge-'));
+    const store = new EvidenceStore(join(root, 'spool'));
+    try {
+      const streamed = await mergeParts(parts(), store);
+      assert.equal(streamed.evidence, store);
+      const union = store.toEvidenceSet();
+      assert.deepEqual(union.documents, memory.evidence.documents);
+      assert.deepEqual(union.errors, memory.evidence.errors);
+      assert.deepEqual(union.lists, memory.evidence.lists);
+      assert.deepEqual(union.provenance.map((p) => p.documentId), memory.evidence.documents.map((d) => d.id), 'one provenance record per document');
+      assert.deepEqual(streamed.coverage, memory.coverage);
+      assert.deepEqual(streamed.partDocuments, [2, 2]);
+      assert.equal(streamed.documents, 3);
+      await assert.rejects(() => mergeParts([part('a', [sa('s1', 'x')]), part('b', [sa('s1', 'x', { minimumTlsVersion: 'TLS1_0' })])], new EvidenceStore(join(root, 'spool2'))), /different documents/);
+    } finally {
+      store.dispose();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
