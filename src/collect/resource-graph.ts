@@ -176,11 +176,17 @@ export async function runGraphQuery(
   }
 }
 
-/** Inventory result: main resource documents per family and the subscriptions Resource Graph could see. */
+/**
+ * A main resource as the inventory hands it to the service collectors: its id and type. The document itself went to
+ * the evidence sink when its row arrived; holding only this keeps the inventory small on a large estate.
+ */
+export type ResourceRef = Pick<AzureDocument, 'id' | 'type'>;
+
+/** Inventory result: main resources per family and the subscriptions Resource Graph could see. */
 export interface Inventory {
-  byFamily: Record<ResourceFamily, AzureDocument[]>;
-  /** Metric alert rules in scope (top-level `microsoft.insights/metricalerts` documents). */
-  metricAlerts: AzureDocument[];
+  byFamily: Record<ResourceFamily, ResourceRef[]>;
+  /** Metric alert rules in scope (top-level `microsoft.insights/metricalerts`). */
+  metricAlerts: ResourceRef[];
   /** False when the metric alert query failed or was truncated (the caller turns that into per-server errors). */
   metricAlertsComplete: boolean;
   /** Subscription ids the credential can see within the requested scope (lower-case), sorted. */
@@ -197,7 +203,7 @@ export async function collectInventory(
   managementGroups: string[],
   tags: Record<string, string>,
   families: readonly ResourceFamily[] = ['storage', 'postgres', 'keyvault'],
-  onFamily?: (family: ResourceFamily, documents: AzureDocument[]) => void,
+  onFamily?: (family: ResourceFamily, resources: ResourceRef[]) => void,
 ): Promise<Inventory> {
   const client = new ResourceGraphClient(ctx.credential, ctx.clientOptions());
   const subs = new Set<string>();
@@ -205,23 +211,24 @@ export async function collectInventory(
     const id = (row as { subscriptionId?: unknown }).subscriptionId;
     if (typeof id === 'string') subs.add(id.toLowerCase());
   });
-  const byFamily = { storage: [], postgres: [], keyvault: [] } as Record<ResourceFamily, AzureDocument[]>;
+  const byFamily = { storage: [], postgres: [], keyvault: [] } as Record<ResourceFamily, ResourceRef[]>;
+  const ref = (doc: AzureDocument): ResourceRef => ({ id: doc.id, ...(doc.type !== undefined ? { type: doc.type } : {}) });
   for (const family of families) {
     await runGraphQuery(ctx, client, buildFamilyQuery(family, tags), subscriptions, managementGroups, FAMILY_TYPES[family], (row, response) => {
       const stored = ctx.addDocument(row, response);
-      if (stored) byFamily[family].push(stored);
+      if (stored) byFamily[family].push(ref(stored));
     });
     ctx.onProgress({ kind: 'inventory', family, resources: byFamily[family].length });
     onFamily?.(family, byFamily[family]);
   }
-  const metricAlerts: AzureDocument[] = [];
+  const metricAlerts: ResourceRef[] = [];
   // Service calls run while the inventory is listed, so only this query's own errors say the alert list is incomplete.
   const errorsBefore = ctx.errors.length;
   // Alerts are evidence about the servers; an inventory without PostgreSQL (shard discovery) does not need them.
   if (families.includes('postgres')) {
     await runGraphQuery(ctx, client, KQL_METRIC_ALERTS, subscriptions, managementGroups, METRIC_ALERT_TYPE, (row, response) => {
       const stored = ctx.addDocument(row, response);
-      if (stored) metricAlerts.push(stored);
+      if (stored) metricAlerts.push(ref(stored));
     });
     ctx.onProgress({ kind: 'inventory', family: 'metricalerts', resources: metricAlerts.length });
   }

@@ -19,10 +19,10 @@ import { docType, normId, partitionKey } from '../engine/documents.js';
 import { redactValue } from './redact.js';
 import { append } from '../util/arrays.js';
 
-/** Where one document's spool line is. */
+/** A document's place in the spool, as the store's methods pass it around (made on demand, never kept). */
 interface Entry {
-  /** The id as received (the case Azure returned). */
-  id: string;
+  /** Lower-case id (the index key). */
+  key: string;
   /** Lower-case type. */
   type: string;
   offset: number;
@@ -56,7 +56,17 @@ export interface StoreStats {
 export class EvidenceStore implements PartitionedEvidence {
   readonly errors: CollectionError[] = [];
   readonly lists: ListRecord[] = [];
-  private readonly entries = new Map<string, Entry>();
+  /**
+   * Lower-case id -> slot. What memory holds per document: this key and a slot in three typed arrays (offset, length,
+   * type number), about 200 bytes, instead of the document (typically 1 to 5 KB as a JavaScript object).
+   */
+  private readonly slots = new Map<string, number>();
+  private offsets = new Float64Array(1024);
+  private lengths = new Uint32Array(1024);
+  private typeIds = new Uint16Array(1024);
+  /** Lower-case types, each once (a type number indexes this). */
+  private readonly typeNames: string[] = [];
+  private readonly typeNumbers = new Map<string, number>();
   private fd: number | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -74,7 +84,27 @@ export class EvidenceStore implements PartitionedEvidence {
 
   /** Number of documents (one per id, case-insensitively). */
   get size(): number {
-    return this.entries.size;
+    return this.slots.size;
+  }
+
+  private typeNumber(type: string): number {
+    let n = this.typeNumbers.get(type);
+    if (n === undefined) {
+      n = this.typeNames.length;
+      if (n > 0xffff) throw new Error('more than 65,536 document types in one evidence store');
+      this.typeNames.push(type);
+      this.typeNumbers.set(type, n);
+    }
+    return n;
+  }
+
+  private entryAt(key: string, slot: number): Entry {
+    return { key, type: this.typeNames[this.typeIds[slot]!]!, offset: this.offsets[slot]!, length: this.lengths[slot]! };
+  }
+
+  /** Every entry, made on demand from the index. */
+  private *entries(): Iterable<Entry> {
+    for (const [key, slot] of this.slots) yield this.entryAt(key, slot);
   }
 
   /**
@@ -88,11 +118,33 @@ export class EvidenceStore implements PartitionedEvidence {
     const { value: d, changed } = redactValue(document);
     const p = redactValue(provenance).value;
     const line = Buffer.from(`${JSON.stringify({ d, p: changed && !p.redacted ? { ...p, redacted: true } : p })}\n`, 'utf8');
-    this.entries.set(normId(d.id), { id: d.id, type: docType(d), offset: this.written, length: line.length - 1 });
+    const key = normId(d.id);
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      if (slot === this.offsets.length) this.grow();
+      this.slots.set(key, slot);
+    }
+    this.offsets[slot] = this.written;
+    this.lengths[slot] = line.length - 1;
+    this.typeIds[slot] = this.typeNumber(docType(d));
     this.written += line.length;
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+  }
+
+  private grow(): void {
+    const size = this.offsets.length * 2;
+    const offsets = new Float64Array(size);
+    offsets.set(this.offsets);
+    const lengths = new Uint32Array(size);
+    lengths.set(this.lengths);
+    const typeIds = new Uint16Array(size);
+    typeIds.set(this.typeIds);
+    this.offsets = offsets;
+    this.lengths = lengths;
+    this.typeIds = typeIds;
   }
 
   /** Adds every document of `evidence` with its provenance (by document id), and its errors and list records. */
@@ -127,7 +179,7 @@ export class EvidenceStore implements PartitionedEvidence {
     let got = 0;
     while (got < entry.length) {
       const n = readSync(fd, buf, got, entry.length - got, entry.offset + got);
-      if (n === 0) throw new Error(`the evidence spool in ${this.dir} ended early (document ${entry.id})`);
+      if (n === 0) throw new Error(`the evidence spool in ${this.dir} ended early (document ${entry.key})`);
       got += n;
     }
     this.counters.reads += 1;
@@ -151,18 +203,21 @@ export class EvidenceStore implements PartitionedEvidence {
   /** Documents per lower-case type, without reading any body. */
   typeCounts(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const e of this.entries.values()) out.set(e.type, (out.get(e.type) ?? 0) + 1);
+    for (const slot of this.slots.values()) {
+      const type = this.typeNames[this.typeIds[slot]!]!;
+      out.set(type, (out.get(type) ?? 0) + 1);
+    }
     return out;
   }
 
-  /** Ids (as received) of every document, in no particular order, without reading any body. */
-  *ids(): Iterable<string> {
-    for (const e of this.entries.values()) yield e.id;
+  /** Lower-case ids of every document, in no particular order, without reading any body. */
+  ids(): Iterable<string> {
+    return this.slots.keys();
   }
 
   /** The documents whose lower-case type passes `wanted`, read from the spool, sorted by id. */
   ofTypes(wanted: (type: string) => boolean): Pick<EvidenceSet, 'documents' | 'provenance'> {
-    return this.readAll([...this.entries.values()].filter((e) => wanted(e.type)).sort(byLowerId));
+    return this.readAll([...this.entries()].filter((e) => wanted(e.type)).sort(byKey));
   }
 
   /** {@link PartitionedEvidence}: the documents of the lookup types, read once for the whole evaluation. */
@@ -174,16 +229,17 @@ export class EvidenceStore implements PartitionedEvidence {
 
   /** {@link PartitionedEvidence}: one top-level resource with everything under it at a time, in partition order. */
   *partitions(): Iterable<Pick<EvidenceSet, 'documents' | 'provenance'>> {
-    const groups = new Map<string, Entry[]>();
-    for (const [lower, e] of this.entries) {
-      const key = partitionKey(lower);
-      const g = groups.get(key);
-      if (g) g.push(e);
-      else groups.set(key, [e]);
+    // Only the keys are grouped; entries are made for one partition at a time.
+    const groups = new Map<string, string[]>();
+    for (const key of this.slots.keys()) {
+      const part = partitionKey(key);
+      const g = groups.get(part);
+      if (g) g.push(key);
+      else groups.set(part, [key]);
     }
-    for (const key of [...groups.keys()].sort()) {
-      const entries = groups.get(key)!.sort(byLowerId);
-      groups.delete(key);
+    for (const part of [...groups.keys()].sort()) {
+      const entries = groups.get(part)!.sort().map((key) => this.entryAt(key, this.slots.get(key)!));
+      groups.delete(part);
       this.counters.largestPartition = Math.max(this.counters.largestPartition, entries.length);
       yield this.readAll(entries);
     }
@@ -194,19 +250,19 @@ export class EvidenceStore implements PartitionedEvidence {
    * read by the returned `read`, a slice at a time.
    */
   groupedBy(keyOf: (id: string) => string): { groups: Map<string, Array<{ id: string }>>; read: (slice: Array<{ id: string }>) => StoredDocument[] } {
-    const groups = new Map<string, Entry[]>();
-    for (const e of this.entries.values()) {
-      const key = keyOf(e.id);
+    const groups = new Map<string, Array<{ id: string }>>();
+    for (const id of this.slots.keys()) {
+      const key = keyOf(id);
       const g = groups.get(key);
-      if (g) g.push(e);
-      else groups.set(key, [e]);
+      if (g) g.push({ id });
+      else groups.set(key, [{ id }]);
     }
-    for (const g of groups.values()) g.sort(byId);
+    for (const g of groups.values()) g.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return {
       groups,
       read: (slice) => {
         this.flush();
-        return (slice as Entry[]).map((e) => this.read(e));
+        return slice.map(({ id }) => this.read(this.entryAt(id, this.slots.get(id)!)));
       },
     };
   }
@@ -218,7 +274,7 @@ export class EvidenceStore implements PartitionedEvidence {
   }
 
   stats(): StoreStats {
-    return { documents: this.entries.size, spoolBytes: this.written, ...this.counters };
+    return { documents: this.slots.size, spoolBytes: this.written, ...this.counters };
   }
 
   /** Closes and removes the spool directory. Safe to call twice. */
@@ -254,13 +310,6 @@ export function openStoreBeside(outDir: string): EvidenceStore {
   }
 }
 
-function byLowerId(a: Entry, b: Entry): number {
-  const la = a.id.toLowerCase();
-  const lb = b.id.toLowerCase();
-  return la < lb ? -1 : la > lb ? 1 : 0;
-}
-
-/** Case-insensitive id order, then exact id (serialize.ts's order). */
-function byId(a: Entry, b: Entry): number {
-  return byLowerId(a, b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+function byKey(a: Entry, b: Entry): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
