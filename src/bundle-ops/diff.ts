@@ -6,7 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { loadSnapshot, verifyBundle, type VerifyReport } from '../evidence/index.js';
+import { verifyBundle, type VerifyReport } from '../evidence/index.js';
+import { streamBundleEvidence } from '../evidence/snapshot.js';
 import type { AzureDocument, EvidenceSet, Result, ResultsFile, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
 import { parseManifest } from '../evidence/manifest.js';
@@ -117,12 +118,16 @@ export async function loadDiffSide(path: string, options: LoadDiffOptions = {}):
     }
   }
   const results = await readResults(join(dir, 'results.json'), path);
-  // With --no-verify a tampered evidence file may not load; the results can still be compared.
-  let evidence: EvidenceSet | undefined;
+  // Only a digest per document is kept, read one evidence file at a time, so comparing two large bundles holds neither
+  // bundle's evidence. With --no-verify a tampered evidence file may not load; the results can still be compared.
+  let digests: DocumentDigests | undefined = new Map();
   try {
-    evidence = await loadSnapshot(dir);
+    await streamBundleEvidence(dir, (part) => {
+      documentDigests(part.documents, digests);
+    });
   } catch (err) {
     if (options.verify !== false) throw err;
+    digests = undefined;
   }
   let evidenceFiles: { path: string; sha256: string }[] | undefined;
   try {
@@ -133,7 +138,7 @@ export async function loadDiffSide(path: string, options: LoadDiffOptions = {}):
   return {
     path,
     results,
-    ...(evidence ? { evidence } : {}),
+    ...(digests ? { digests } : {}),
     verification: options.verify === false ? 'skipped' : 'verified',
     ...(report ? { report } : {}),
     ...(evidenceFiles ? { evidenceFiles } : {}),

@@ -22,7 +22,8 @@ that disagree about a document are refused) and re-evaluated with the controls t
 what one unsharded scan of the same estate gives. A missing shard makes every control 'error' for it, never a pass.
 
 Options:
-  --out DIR               the merged bundle directory (required)
+  --out DIR               the merged bundle directory (required); the parts' evidence is read one file at a time
+                          into a hidden .<DIR>.spool-* directory beside it, removed when the run ends
   --key PUB.pem           a public key a part may be signed with (repeatable)
   --fingerprint HEX       a trusted SHA-256 key fingerprint a part may be signed with (repeatable)
                           (with neither, each part's own key is used: integrity, not origin)

@@ -54,7 +54,9 @@ Evidence source:
 
 Output:
   --out DIR               bundle directory (default: engram-audit-<UTC time>); written to a temporary directory
-                          first and renamed into place, so a failed run never leaves a half bundle
+                          first and renamed into place, so a failed run never leaves a half bundle. While the scan
+                          runs, its evidence is spooled to a hidden .<DIR>.spool-* directory beside it (so memory does
+                          not grow with the estate; about 1.6 KB of disk per document), removed when the run ends
   --format LIST           comma list of json,html,pdf,oscal,sarif,junit (default json,html,pdf; results.json is
                           always written)
   --sign-key KEY          the bundle signing key: a PEM private key (Ed25519, ECDSA P-256 or RSA >= 2048 bits) or

@@ -17,7 +17,9 @@ import { evaluate, evaluatePartitioned, partitionEvidence, partitionKey, residen
 import { loadCatalog } from '../../src/controls/index.js';
 import { collect, collectToStore, coverageOf, coverageOfStore, createReplayClient, createReplayCredential } from '../../src/collect/index.js';
 import type { EvidenceSet, Provenance, Scope } from '../../src/model.js';
-import { fixture } from '../support/paths.js';
+import { fixture, repoRoot } from '../support/paths.js';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { tempDir } from '../support/cli.js';
 import { ACCOUNT_KEY, KV, PG, ST } from './support.js';
 
@@ -100,6 +102,36 @@ test('no secret reaches the spool: the store redacts what it is given', () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`a run ended by ${signal} removes its spool and still ends by that signal`, async () => {
+    const root = tempDir('engram-store-');
+    const dir = join(root, '.out.spool-test');
+    const storeModule = pathToFileURL(join(repoRoot, 'dist', 'src', 'evidence', 'store.js')).href;
+    const script = `
+      const { EvidenceStore } = await import(${JSON.stringify(storeModule)});
+      const store = new EvidenceStore(${JSON.stringify(dir)});
+      store.put({ id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a' }, { documentId: 'x', source: 'azure' });
+      process.stdout.write('ready\\n');
+      setInterval(() => {}, 1000);`;
+    try {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      await new Promise<void>((resolveReady, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolveReady());
+        child.on('exit', () => reject(new Error(`child exited early: ${err}`)));
+      });
+      assert.ok(existsSync(join(dir, 'spool.jsonl')));
+      const ended = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
+      child.kill(signal);
+      assert.equal(await ended, signal, err);
+      assert.equal(existsSync(dir), false, 'the spool was removed before the process ended');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a store refuses a directory that exists, so it never writes into files it does not own', () => {
   const root = tempDir('engram-store-');
