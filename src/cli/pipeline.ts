@@ -3,7 +3,7 @@
  * snapshot file). Stages stay apart: the engine judges, reporters render, the bundle writer hashes, signs and renames.
  */
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Control } from '../controls/index.js';
 import { evaluate, evaluatePartitioned } from '../engine/index.js';
 import { EvidenceStore } from '../evidence/store.js';
@@ -12,8 +12,9 @@ import { serializeEvidence, writeBundle, type Signer } from '../evidence/index.j
 import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
 import { renderHtml } from '../reporters/html.js';
-import { printDetail } from '../reporters/view-model.js';
-import { renderJson } from '../reporters/json.js';
+import { htmlDetail, printDetail } from '../reporters/view-model.js';
+import { jsonChunks, renderJson } from '../reporters/json.js';
+import { writeChunks, type PrewrittenFile } from '../evidence/stream-file.js';
 import { FORMAT_FILES, type Format } from '../reporters/formats.js';
 import { renderOscal } from '../reporters/oscal.js';
 import { renderSarif } from '../reporters/sarif.js';
@@ -148,7 +149,10 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const serialized = store ? serializeStore(store, store.dir) : serializeEvidence(evidence!);
   // Attestation YAMLs and their attached files go into the bundle, so SHA256SUMS and the signature cover them.
   const files: Record<string, string | Buffer> = { ...attestationBundleFiles(attestations) };
-  files[FORMAT_FILES.json] = renderJson(results);
+  // results.json of a large estate is written through to a file beside the bundle, never held as one string.
+  const prewritten: Record<string, PrewrittenFile> = {};
+  if (store) prewritten[FORMAT_FILES.json] = writeChunks(join(store.dir, FORMAT_FILES.json), jsonChunks(results));
+  else files[FORMAT_FILES.json] = renderJson(results);
   const formats = new Set(options.formats);
   const wantPdf = formats.has('pdf');
   // The PDF identity is chosen before rendering so the signature page can describe it: the bundle key itself when it
@@ -186,11 +190,13 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
       pdfSignature,
       ...(diff ? { diff: diffViewModel(diff) } : {}),
     };
-    html = renderHtml(results, packet);
+    // A large estate's PDF counts passing results per check, so thousands of passing rows do not become thousands of
+    // pages; a very large estate's report.html does too (results.json always keeps every row). Failing and
+    // unevaluated results are always listed in full.
+    const htmlForm = htmlDetail(results);
+    html = renderHtml(results, { ...packet, passingDetail: htmlForm, htmlListsEvery: htmlForm === 'full' });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
-    // A large estate's PDF counts passing results per check (the HTML and results.json keep every row), so thousands
-    // of passing rows do not become thousands of pages; failing and unevaluated results are always printed in full.
-    printHtml = printDetail(results) === 'summary' ? renderHtml(results, { ...packet, passingDetail: 'summary' }) : html;
+    printHtml = printDetail(results) === 'summary' && htmlForm === 'full' ? renderHtml(results, { ...packet, passingDetail: 'summary' }) : html;
   }
   if (formats.has('oscal')) {
     const evidenceIndex = serialized.index.map((e) => ({ path: e.path, sha256: e.sha256, documents: serialized.documentIds[e.path] }));
@@ -225,6 +231,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   // The DSSE envelope's subjects are every other file of the bundle (SHA256SUMS lists the envelope too).
   const subjects = [
     ...Object.entries(files).map(([path, v]) => ({ path, sha256: sha256Hex(v) })),
+    ...Object.entries(prewritten).map(([path, f]) => ({ path, sha256: f.sha256 })),
     ...serialized.index.map((e) => ({ path: e.path, sha256: e.sha256 })),
     { path: PUBLIC_KEY_FILE, sha256: sha256Hex(options.signer.publicKeyPem) },
   ];
@@ -239,7 +246,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   files[DSSE_FILE] = await signDsse(statement, (data) => options.signer.sign(data), options.signer.info.fingerprint);
 
   const outDir = resolve(io.cwd, options.outDir);
-  await writeBundle({ outDir, files, evidence: serialized, signer: options.signer });
+  await writeBundle({ outDir, files, prewritten, evidence: serialized, signer: options.signer });
   printSummary(io, results, outDir);
   if (diff && options.diffAgainst) {
     io.stdout(`Changes since ${options.diffAgainst.path}:\n${formatDiffText(diff, 10)}\n`);

@@ -21,6 +21,7 @@ import {
 import { EVIDENCE_DIR, serializeEvidence, type EvidenceFileDigest, type SerializedEvidence } from './serialize.js';
 import type { Signer } from './signing.js';
 import { sha256Hex } from '../util/hash.js';
+import type { PrewrittenFile } from './stream-file.js';
 
 /** Options for {@link writeBundle}. */
 export interface WriteBundleOptions {
@@ -28,6 +29,11 @@ export interface WriteBundleOptions {
   outDir: string;
   /** Bundle-relative path -> content: results.json, report.html, report.pdf, ... (not evidence/, not SHA256SUMS). */
   files: Record<string, string | Buffer>;
+  /**
+   * Bundle-relative path -> a file already written elsewhere with its digest (writeChunks, for outputs too large to
+   * hold as one string: results.json of a large estate). Moved into the bundle (renamed; copied across file systems).
+   */
+  prewritten?: Record<string, PrewrittenFile>;
   /** The evidence, or its serialisation from {@link serializeEvidence} (pass that to avoid serialising twice). */
   evidence: EvidenceSet | SerializedEvidence;
   signer: Signer;
@@ -148,6 +154,23 @@ async function writeDurably(path: string, data: string | Buffer): Promise<void> 
   }
 }
 
+/** Moves one prewritten file into the bundle's temporary directory (rename, or copy across file systems), synced. */
+async function moveFile(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await cp(from, to, { errorOnExist: true, force: false });
+  }
+  const fh = await open(to, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Moves a streamed evidence directory into the bundle's temporary directory: a rename on the same file system (the
  * store sits beside the output for this), a copy file by file otherwise. Each file is synced, as written files are.
@@ -202,7 +225,11 @@ export async function writeBundle(options: WriteBundleOptions): Promise<BundleSu
   const outDir = resolve(options.outDir);
   const parent = dirname(outDir);
   const name = basename(outDir);
-  checkFileNames(options.files);
+  const prewritten = options.prewritten ?? {};
+  for (const path of Object.keys(prewritten)) {
+    if (path in options.files) throw new UsageError(`${path} is given both as content and as a prewritten file`, { field: path });
+  }
+  checkFileNames({ ...options.files, ...Object.fromEntries(Object.keys(prewritten).map((p) => [p, ''])) });
   const evidence = isSerialized(options.evidence) ? options.evidence : serializeEvidence(options.evidence);
 
   const before = await outState(outDir);
@@ -230,6 +257,11 @@ export async function writeBundle(options: WriteBundleOptions): Promise<BundleSu
       const v = options.files[path];
       if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw new UsageError(`bundle file ${path} must be a string or Buffer`, { field: path });
       await put(path, typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+    }
+    for (const path of Object.keys(prewritten).sort(comparePaths)) {
+      const file = prewritten[path]!;
+      await moveFile(file.path, join(tmp, path));
+      contents.set(path, { sha256: file.sha256, size: file.size });
     }
     if (evidence.writtenTo !== undefined) {
       // Streamed evidence (serializeStore): the files are already on disk beside the bundle, digested as written.

@@ -116,15 +116,37 @@ export interface PacketOptions {
    * (see {@link printDetail}) so that thousands of passing rows do not become thousands of pages.
    */
   passingDetail?: 'full' | 'summary';
+  /**
+   * False when report.html itself gives the summary form (see {@link htmlDetail}): then a summarised section says the
+   * individual results are in results.json only. Default true.
+   */
+  htmlListsEvery?: boolean;
 }
 
 /** Passing results above which the printed packet summarises passing results per check. */
 export const PRINT_FULL_DETAIL_LIMIT = 1500;
 
+/**
+ * Passing, not-applicable and manual results above which report.html also counts them per check. At about 1.1 KB of
+ * HTML per listed result, 20,000 rows is a 22 MB page; past that a browser struggles and the string and its view model
+ * grow with the estate, while results.json (written a result at a time) keeps every row.
+ */
+export const HTML_FULL_DETAIL_LIMIT = 20_000;
+
+function listedCount(results: ResultsFile): number {
+  let n = 0;
+  for (const r of results.results) if (r.status === 'pass' || r.status === 'not_applicable' || r.status === 'manual') n++;
+  return n;
+}
+
 /** The detail level for the printed packet of `results`: full unless the passing results are too many to print. */
 export function printDetail(results: ResultsFile): 'full' | 'summary' {
-  const listed = results.results.filter((r) => r.status === 'pass' || r.status === 'not_applicable' || r.status === 'manual').length;
-  return listed > PRINT_FULL_DETAIL_LIMIT ? 'summary' : 'full';
+  return listedCount(results) > PRINT_FULL_DETAIL_LIMIT ? 'summary' : 'full';
+}
+
+/** The detail level for report.html: full unless the passing results are too many for one page (HTML_FULL_DETAIL_LIMIT). */
+export function htmlDetail(results: ResultsFile): 'full' | 'summary' {
+  return listedCount(results) > HTML_FULL_DETAIL_LIMIT ? 'summary' : 'full';
 }
 
 /** Counts per check, for the summarised form of a long list of results. */
@@ -468,6 +490,7 @@ function controlSections(
   waivers: PacketWaiver[],
   attestations: PacketAttestation[],
   detail: 'full' | 'summary' = 'full',
+  listedInHtml = true,
 ) {
   const defs = new Map((definitions ?? []).map((d) => [d.id.toUpperCase(), d]));
   return results.controls.map((c, ci) => {
@@ -526,6 +549,7 @@ function controlSections(
             passing: [],
             other: [],
             summarised: true,
+            listedInHtml,
             passingTotal: passing.length,
             otherTotal: other.length,
             passingByCheck: perCheckCounts(passing),
@@ -589,7 +613,7 @@ export function packetViewModel(input: ResultsFile, options: PacketOptions = {})
       policy_definition_id: k.policy_definition_id,
     })),
   }));
-  const controls = controlSections(results, all, redactValue(definitions).value, options.reference, waivers, attestations, options.passingDetail ?? 'full');
+  const controls = controlSections(results, all, redactValue(definitions).value, options.reference, waivers, attestations, options.passingDetail ?? 'full', options.htmlListsEvery ?? true);
   const observations = redactValue(probeView(options.documents)).value;
   const organisation = options.organisation !== undefined ? redactValue(options.organisation).value : undefined;
   return {

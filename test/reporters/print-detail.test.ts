@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderHtml } from '../../src/reporters/html.js';
-import { PRINT_FULL_DETAIL_LIMIT, printDetail } from '../../src/reporters/view-model.js';
+import { HTML_FULL_DETAIL_LIMIT, PRINT_FULL_DETAIL_LIMIT, htmlDetail, printDetail } from '../../src/reporters/view-model.js';
 import type { ResultsFile } from '../../src/model.js';
 import { sampleResults } from '../support/sample-results.js';
 
@@ -37,4 +37,16 @@ test('the summarised packet keeps every failing row, counts the passing ones and
   // The added rows copy the sample's first pass (postgres_cmk_encryption): its count is theirs plus the original.
   assert.match(summary, new RegExp(`postgres_cmk_encryption</td><td class="num">${PRINT_FULL_DETAIL_LIMIT + 2}<`));
   assert.match(summary, /storage_min_tls<\/td><td class="num">1</);
+});
+
+test('report.html of a very large estate counts passing rows too, and then names results.json alone', () => {
+  assert.equal(htmlDetail(withPassing(PRINT_FULL_DETAIL_LIMIT + 1)), 'full', 'report.html keeps every row well past the print limit');
+  const results = withPassing(HTML_FULL_DETAIL_LIMIT + 1);
+  assert.equal(htmlDetail(results), 'summary');
+  const html = renderHtml(results, { passingDetail: 'summary', htmlListsEvery: false });
+  assert.ok(!html.includes(`stpass${String(HTML_FULL_DETAIL_LIMIT).padStart(5, '0')}`));
+  assert.match(html, /listed with its resource, actual value and evidence in\s+<span class="mono">results\.json<\/span>/);
+  assert.doesNotMatch(html, /evidence in <span class="mono">report\.html<\/span>/);
+  assert.ok(html.length < 2_000_000, `bounded by the failing rows, not the passing ones (${html.length} bytes)`);
+  for (const r of results.results.filter((x) => x.status === 'fail')) assert.ok(html.includes(r.resourceId.replace(/</g, '&lt;').replace(/>/g, '&gt;')));
 });
