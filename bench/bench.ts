@@ -18,7 +18,7 @@ import { evaluatePartitioned } from '../src/engine/index.js';
 import { EvidenceStore, serializeStore, type StoreStats } from '../src/evidence/index.js';
 import type { ResultsFile, Scope } from '../src/model.js';
 import { renderHtml } from '../src/reporters/html.js';
-import { printDetail } from '../src/reporters/view-model.js';
+import { printDetail, printFindingDetail } from '../src/reporters/view-model.js';
 import { renderPdf } from '../src/reporters/pdf.js';
 import { estateCounts, generateEstate, lostEvidence, type EstateOptions } from '../test/support/fake-azure/estate.js';
 import { startFakeAzureChild } from '../test/support/fake-azure/child.js';
@@ -176,8 +176,9 @@ async function evaluateAndBuildHtml(
   const p0 = performance.now();
   // Streamed to the spool directory part by part, as a scan writes the bundle's evidence/.
   const index = serializeStore(store, store.dir).index;
-  // The same choice the pipeline makes for report.pdf: a large estate's printed packet counts passing rows per check.
-  const text = renderHtml(resultsFile, { evidenceIndex: index, passingDetail: printDetail(resultsFile) });
+  // The same choices the pipeline makes for report.pdf: a large estate's printed packet counts passing rows per check
+  // and prints many findings one compact row each.
+  const text = renderHtml(resultsFile, { evidenceIndex: index, passingDetail: printDetail(resultsFile), findingDetail: printFindingDetail(resultsFile) });
   out.htmlMs = Math.round(performance.now() - p0);
   out.htmlBytes = Buffer.byteLength(text);
   return { out, html: text, t0: p0 };

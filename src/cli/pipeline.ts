@@ -12,7 +12,7 @@ import { serializeEvidence, writeBundle, type Signer } from '../evidence/index.j
 import type { Coverage, EvidenceSet, ResultsFile, Scope, Severity, Status } from '../model.js';
 import { SEVERITIES } from '../model.js';
 import { renderHtml } from '../reporters/html.js';
-import { htmlDetail, printDetail } from '../reporters/view-model.js';
+import { htmlDetail, printDetail, printFindingDetail } from '../reporters/view-model.js';
 import { jsonChunks, renderJson } from '../reporters/json.js';
 import { writeChunks, type PrewrittenFile } from '../evidence/stream-file.js';
 import { FORMAT_FILES, type Format } from '../reporters/formats.js';
@@ -196,7 +196,13 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     const htmlForm = htmlDetail(results);
     html = renderHtml(results, { ...packet, passingDetail: htmlForm, htmlListsEvery: htmlForm === 'full' });
     if (formats.has('html')) files[FORMAT_FILES.html] = html;
-    printHtml = printDetail(results) === 'summary' && htmlForm === 'full' ? renderHtml(results, { ...packet, passingDetail: 'summary' }) : html;
+    // Many findings print one compact row each (report.html keeps every finding in full).
+    const findingForm = printFindingDetail(results);
+    const printForm = printDetail(results);
+    printHtml =
+      printForm === htmlForm && findingForm === 'full'
+        ? html
+        : renderHtml(results, { ...packet, passingDetail: printForm, htmlListsEvery: htmlForm === 'full', findingDetail: findingForm });
   }
   if (formats.has('oscal')) {
     const evidenceIndex = serialized.index.map((e) => ({ path: e.path, sha256: e.sha256, documents: serialized.documentIds[e.path] }));
@@ -211,6 +217,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     const ids = results.controls.map((c) => c.id);
     const pdf = await renderPdf(printHtml, {
       title: `engram-audit ${ids.join(', ')}`,
+      timeoutMs: pdfTimeoutMs(printHtml),
       metadata: {
         author: options.organisation ?? 'engram-audit',
         subject: `Compliance evidence packet: ${results.controls.map((c) => `${c.id} ${c.title}`).join('; ')}${results.scope.demo ? ' (DEMO DATA)' : ''}`,
@@ -259,6 +266,15 @@ function storeDigests(store: EvidenceStore): DocumentDigests {
   const out: DocumentDigests = new Map();
   for (const part of store.partitions()) documentDigests(part.documents, out);
   return out;
+}
+
+/**
+ * How long Chromium may take to print the packet: 60 s, plus 10 s per MB of HTML. Chromium prints about 3 MB of packet
+ * HTML in 10 s on the benchmark machine (docs/performance.md), so a large estate's packet needs minutes, and a fixed
+ * limit would throw away a whole scan at the last step.
+ */
+export function pdfTimeoutMs(html: string): number {
+  return 60_000 + Math.ceil(html.length / 2 ** 20) * 10_000;
 }
 
 const STATUS_ORDER: Status[] = ['fail', 'error', 'pass', 'not_applicable', 'manual'];

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderHtml } from '../../src/reporters/html.js';
-import { HTML_FULL_DETAIL_LIMIT, PRINT_FULL_DETAIL_LIMIT, htmlDetail, printDetail } from '../../src/reporters/view-model.js';
+import { HTML_FULL_DETAIL_LIMIT, PRINT_FULL_DETAIL_LIMIT, PRINT_FULL_FINDINGS_LIMIT, htmlDetail, printDetail, printFindingDetail } from '../../src/reporters/view-model.js';
 import type { ResultsFile } from '../../src/model.js';
 import { sampleResults } from '../support/sample-results.js';
 
@@ -49,4 +49,26 @@ test('report.html of a very large estate counts passing rows too, and then names
   assert.doesNotMatch(html, /evidence in <span class="mono">report\.html<\/span>/);
   assert.ok(html.length < 2_000_000, `bounded by the failing rows, not the passing ones (${html.length} bytes)`);
   for (const r of results.results.filter((x) => x.status === 'fail')) assert.ok(html.includes(r.resourceId.replace(/</g, '&lt;').replace(/>/g, '&gt;')));
+});
+
+test('a packet with many findings prints one compact row per finding, every failing resource still named', () => {
+  const results = sampleResults({ extraFailures: PRINT_FULL_FINDINGS_LIMIT + 10 });
+  assert.equal(printFindingDetail(sampleResults({ extraFailures: 3 })), 'full');
+  assert.equal(printFindingDetail(results), 'compact');
+  const full = renderHtml(results, { passingDetail: 'summary' });
+  const compact = renderHtml(results, { passingDetail: 'summary', findingDetail: 'compact' });
+  assert.match(compact, /So many are printed one row each/);
+  assert.doesNotMatch(full, /So many are printed one row each/);
+  assert.ok(compact.length < full.length * 0.85, `compact rows are smaller (${compact.length} vs ${full.length})`);
+  const failing = results.results.filter((r) => r.status === 'fail' || r.status === 'error');
+  assert.ok(failing.length > PRINT_FULL_FINDINGS_LIMIT);
+  for (const r of failing) {
+    const id = r.resourceId.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    assert.ok(compact.includes(id), `failing ${r.resourceName} is listed`);
+  }
+  // Expected and actual stay on every row; the per-row fix and evidence lists do not.
+  assert.equal(compact.match(/class="finding finding-(fail|error) finding-compact"/g)?.length, failing.length);
+  assert.equal((compact.match(/<span class="label">Actual<\/span>/g) ?? []).length, failing.length);
+  assert.doesNotMatch(compact, /<th scope="row">Evidence<\/th>/);
+  assert.match(compact, /Expected of every row<\/span>/, 'an expected state all rows share is printed once, in the header');
 });
