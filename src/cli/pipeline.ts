@@ -215,25 +215,31 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     // Loaded only when asked for: puppeteer-core is heavy and the other formats must work without a browser.
     const { renderPdf } = await import('../reporters/pdf.js');
     const ids = results.controls.map((c) => c.id);
-    const pdf = await renderPdf(printHtml, {
-      title: `engram-audit ${ids.join(', ')}`,
-      timeoutMs: pdfTimeoutMs(printHtml),
-      metadata: {
-        author: options.organisation ?? 'engram-audit',
-        subject: `Compliance evidence packet: ${results.controls.map((c) => `${c.id} ${c.title}`).join('; ')}${results.scope.demo ? ' (DEMO DATA)' : ''}`,
-        keywords: ['engram-audit', 'NIST AI RMF', 'NIST SP 800-53', 'compliance evidence', ...ids],
-        creator: `${results.tool} ${results.version}`,
-        date: new Date(results.finishedAt),
-      },
-    });
+    const title = `engram-audit ${ids.join(', ')}`;
+    // The document information is set by signPdf, in the one pass that adds the signature placeholder.
+    const pdf = await renderPdf(printHtml, { title, timeoutMs: pdfTimeoutMs(printHtml) });
     // Signed before SHA256SUMS is computed, so the manifest's digest covers the PDF signature too.
-    files[FORMAT_FILES.pdf] = await signPdf(pdf, pdfIdentity, {
-      reason: `engram-audit evidence packet, run ${results.runId}`,
-      location: 'engram-audit',
-      contactInfo: options.organisation ?? '',
-      name: pdfIdentity.commonName,
-      signingTime: new Date(results.finishedAt),
-    });
+    files[FORMAT_FILES.pdf] = await signPdf(
+      pdf,
+      pdfIdentity,
+      {
+        reason: `engram-audit evidence packet, run ${results.runId}`,
+        location: 'engram-audit',
+        contactInfo: options.organisation ?? '',
+        name: pdfIdentity.commonName,
+        signingTime: new Date(results.finishedAt),
+      },
+      {
+        title,
+        metadata: {
+          author: options.organisation ?? 'engram-audit',
+          subject: `Compliance evidence packet: ${results.controls.map((c) => `${c.id} ${c.title}`).join('; ')}${results.scope.demo ? ' (DEMO DATA)' : ''}`,
+          keywords: ['engram-audit', 'NIST AI RMF', 'NIST SP 800-53', 'compliance evidence', ...ids],
+          creator: `${results.tool} ${results.version}`,
+          date: new Date(results.finishedAt),
+        },
+      },
+    );
   }
   // The DSSE envelope's subjects are every other file of the bundle (SHA256SUMS lists the envelope too).
   const subjects = [

@@ -11,6 +11,7 @@ import { SignPdf } from '@signpdf/signpdf';
 import { P12Signer } from '@signpdf/signer-p12';
 import { InputError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
+import { applyPdfMetadata, type PdfMetadata } from '../reporters/pdf-metadata.js';
 
 
 export interface PdfSignerIdentity {
@@ -140,8 +141,15 @@ export function identityKeyFingerprint(identity: PdfSignerIdentity): string {
 }
 
 /** Returns `pdf` with an embedded PKCS#7 detached signature by `identity`. */
-export async function signPdf(pdf: Buffer, identity: PdfSignerIdentity, info: PdfSignInfo): Promise<Buffer> {
+export async function signPdf(
+  pdf: Buffer,
+  identity: PdfSignerIdentity,
+  info: PdfSignInfo,
+  documentInfo?: { title: string; metadata: PdfMetadata },
+): Promise<Buffer> {
   const doc = await PDFDocument.load(pdf, { updateMetadata: false });
+  // Setting the document information here, in the pass that adds the placeholder, spares a second parse of the PDF.
+  if (documentInfo) applyPdfMetadata(doc, documentInfo.title, documentInfo.metadata);
   pdflibAddPlaceholder({
     pdfDoc: doc,
     reason: info.reason,

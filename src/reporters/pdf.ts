@@ -8,23 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
+import { applyPdfMetadata, type PdfMetadata } from './pdf-metadata.js';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { InputError } from '../errors.js';
 import { DEFAULT_TITLE } from './view-model.js';
 
 /** Document information written into the PDF after Chromium prints it (Chromium sets only Title, Creator, Producer). */
-export interface PdfMetadata {
-  author?: string;
-  subject?: string;
-  keywords?: string[];
-  /** Default "engram-audit". */
-  creator?: string;
-  producer?: string;
-  /** Creation and modification date (default: Chromium's; pass results.finishedAt for stable metadata). */
-  date?: Date;
-  /** Document language (BCP 47) for the catalog's /Lang, which screen readers use. Default "en". */
-  language?: string;
-}
+export type { PdfMetadata } from './pdf-metadata.js';
 
 /** Options for {@link renderPdf} and {@link PdfRenderer.render}. */
 export interface PdfOptions {
@@ -145,23 +135,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Sets the document information of a PDF with pdf-lib, keeping everything else (tagging, outline, fonts) as Chromium
- * wrote it. The title is set again too, so it survives viewers that read XMP-less info only.
- */
+/** Sets the document information of a rendered PDF (one pdf-lib pass; see {@link applyPdfMetadata}). */
 export async function setPdfMetadata(pdf: Uint8Array, title: string, metadata: PdfMetadata): Promise<Buffer> {
   const doc = await PDFDocument.load(pdf, { updateMetadata: false });
-  doc.setTitle(title, { showInWindowTitleBar: true });
-  if (metadata.author) doc.setAuthor(metadata.author);
-  if (metadata.subject) doc.setSubject(metadata.subject);
-  if (metadata.keywords?.length) doc.setKeywords(metadata.keywords);
-  doc.setCreator(metadata.creator ?? 'engram-audit');
-  if (metadata.producer) doc.setProducer(metadata.producer);
-  if (metadata.date) {
-    doc.setCreationDate(metadata.date);
-    doc.setModificationDate(metadata.date);
-  }
-  doc.setLanguage(metadata.language ?? 'en');
+  applyPdfMetadata(doc, title, metadata);
   return Buffer.from(await doc.save({ useObjectStreams: false, updateFieldAppearances: false }));
 }
 

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { runCli, tempDir } from '../support/cli.js';
 import { fixture } from '../support/paths.js';
 import { loadSnapshot } from '../../src/evidence/snapshot.js';
@@ -55,6 +56,27 @@ test('a scan whose output parent cannot be created says so, with exit code 2', a
     assert.equal(run.code, 2);
     assert.match(run.stderr, /cannot create the evidence spool beside .*file\/out/);
     assert.match(run.stderr, /--out/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a scan's PDF carries its document information and a valid signature, both set in one pass after rendering", async () => {
+  const root = tempDir();
+  try {
+    const out = join(root, 'out');
+    const run = await runCli(['--control', 'AI-SEC-01', '--replay', fixture('demo', 'replay'), '--out', out, '--format', 'pdf', '--org', 'Contoso AI']);
+    assert.equal(run.code, 1, run.stderr);
+    const pdf = join(out, 'report.pdf');
+    const info = execFileSync('pdfinfo', [pdf], { encoding: 'utf8' });
+    assert.match(info, /^Title:\s+engram-audit AI-SEC-01$/m);
+    assert.match(info, /^Author:\s+Contoso AI$/m);
+    assert.match(info, /^Subject:\s+Compliance evidence packet: AI-SEC-01 .*\(DEMO DATA\)$/m);
+    assert.match(info, /^Keywords:\s+.*NIST AI RMF.*AI-SEC-01/m);
+    assert.match(info, /^Creator:\s+engram-audit /m);
+    assert.match(info, /^Tagged:\s+yes$/m);
+    const sig = execFileSync('pdfsig', [pdf], { encoding: 'utf8' });
+    assert.match(sig, /Signature Validation: Signature is Valid/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

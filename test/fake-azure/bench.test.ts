@@ -46,3 +46,19 @@ test('bench refuses an unknown fault with exit code 2', async () => {
     (err: { code?: number; stderr?: string }) => err.code === 2 && /--faults takes 429, 5xx and drop/.test(String(err.stderr)),
   );
 });
+
+test('npm run bench:scan runs the scan pipeline end to end on a small estate and ends with one JSON line', async () => {
+  const { stdout } = await run(process.execPath, [join(repoRoot, 'dist', 'bench', 'scan.js'), '--scale', '0.02', '--formats', 'json,html', '--controls', 'AI-SEC-01,AI-MON-01'], {
+    cwd: repoRoot,
+  });
+  const lines = stdout.trim().split('\n');
+  const last = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+  assert.equal(last.resources, 40 + 10 + 4);
+  assert.ok((last.documents as number) > 54);
+  assert.ok((last.results as number) > 54);
+  assert.ok((last.resultsJsonMb as number) > 0);
+  assert.ok((last.htmlMb as number) > 0);
+  assert.equal(last.pdfMb, null, 'no PDF asked for');
+  assert.ok([0, 1, 3].includes(last.exitCode as number));
+  assert.match(lines[0]!, /controls (AI-SEC-01,AI-MON-01|AI-MON-01,AI-SEC-01);/);
+});
