@@ -322,7 +322,7 @@ async function main(): Promise<void> {
     // The estate is regenerated here (same seed) only for the loss check, last, so it does not count in the peak RSS
     // above. The check needs every id and the keys' rotation policies: only the keys are read back from the spool.
     const estate = generateEstate(estateOptions);
-    const ids = [...[...store.ids()].map((id) => ({ id })), ...store.ofTypes((t) => t === 'microsoft.keyvault/vaults/keys').documents];
+    const ids = [...store.index(), ...store.ofTypes((t) => t === 'microsoft.keyvault/vaults/keys').documents];
     counts = estateCounts(estate);
     lost = lostEvidence(estate, { documents: ids, errors: store.errors, lists: store.lists });
   } finally {

@@ -195,7 +195,7 @@ export async function mergeParts(parts: LoadedPart[], store?: EvidenceStore): Pr
   const partLists: ListRecord[] = [];
   const counts: Record<string, number> = {};
   const partDocuments = parts.map(() => 0);
-  const take = (p: LoadedPart, chunk: EvidenceSet): void => {
+  const take = (p: LoadedPart, i: number, chunk: EvidenceSet): void => {
     const provOf = new Map<string, Provenance>();
     if (store) {
       for (const pr of chunk.provenance) {
@@ -204,7 +204,7 @@ export async function mergeParts(parts: LoadedPart[], store?: EvidenceStore): Pr
     } else {
       append(allProvenance, chunk.provenance);
     }
-    partDocuments[parts.indexOf(p)]! += chunk.documents.length;
+    partDocuments[i]! += chunk.documents.length;
     for (const doc of chunk.documents) {
       const key = doc.id.toLowerCase();
       const sha256 = sha256Hex(canonicalJson(doc));
@@ -225,9 +225,9 @@ export async function mergeParts(parts: LoadedPart[], store?: EvidenceStore): Pr
     append(partErrors, chunk.errors);
     append(partLists, chunk.lists ?? []);
   };
-  for (const p of parts) {
-    if (p.evidence) take(p, p.evidence);
-    else await streamBundleEvidence(p.dir, (chunk) => take(p, chunk));
+  for (const [i, p] of parts.entries()) {
+    if (p.evidence) take(p, i, p.evidence);
+    else await streamBundleEvidence(p.dir, (chunk) => take(p, i, chunk));
   }
   const union = <T>(items: T[]): T[] => {
     const m = new Map<string, T>();

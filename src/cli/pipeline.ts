@@ -68,10 +68,16 @@ export interface RunOutcome {
   outDir: string;
 }
 
-function coverageOf(evidence: EvidenceSet, scope: Scope): Coverage {
+/**
+ * Coverage derived from the documents' ids and types (a snapshot or merge without the collector's coverage): from an
+ * in-memory set, or from a store's index, so no document body is read back for it.
+ */
+function coverageOf(documents: Iterable<{ id: string; type?: unknown }>, errors: Coverage['errors'], scope: Scope): Coverage {
   const resourcesByType: Record<string, number> = {};
   const subs = new Set<string>();
-  for (const doc of evidence.documents) {
+  let count = 0;
+  for (const doc of documents) {
+    count++;
     const id = doc.id.toLowerCase();
     const sub = /^\/subscriptions\/([^/]+)/.exec(id)?.[1];
     if (sub) subs.add(sub);
@@ -86,8 +92,8 @@ function coverageOf(evidence: EvidenceSet, scope: Scope): Coverage {
     subscriptionsRequested: [...scope.subscriptions].sort(),
     subscriptionsScanned: [...subs].sort(),
     resourcesByType,
-    documents: evidence.documents.length,
-    errors: evidence.errors,
+    documents: count,
+    errors,
   };
 }
 
@@ -137,7 +143,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     startedAt: options.startedAt.toISOString(),
     finishedAt: io.now().toISOString(),
     scope,
-    coverage: options.coverage ?? coverageOf(evidence ?? store!.toEvidenceSet(), scope),
+    coverage: options.coverage ?? (store ? coverageOf(store.index(), store.errors, scope) : coverageOf(evidence!.documents, evidence!.errors, scope)),
     signing: options.signer.info,
     controls: evaluation.controls,
     results: evaluation.results,

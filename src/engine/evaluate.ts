@@ -61,28 +61,11 @@ export function evaluate(evidence: EvidenceSet, controls: Control[], options: Ev
  */
 export function residentTypes(controls: Control[]): Set<string> {
   const out = new Set<string>();
-  const walk = (c: Condition | undefined, inLookup: boolean): void => {
-    if (!c || typeof c !== 'object') return;
-    if ('all' in c) c.all.forEach((x) => walk(x, inLookup));
-    else if ('any' in c) c.any.forEach((x) => walk(x, inLookup));
-    else if ('not' in c) walk(c.not, inLookup);
-    else if ('some' in c) walk(c.some.where, inLookup);
-    else if ('every' in c) walk(c.every.where, inLookup);
-    else if ('none' in c) walk(c.none.where, inLookup);
-    else if ('count' in c) walk(c.count.where, inLookup);
-    else if ('related' in c) {
-      if (inLookup) out.add(c.related.type.toLowerCase());
-      walk(c.related.where, inLookup);
-    } else if ('lookup' in c) {
-      out.add(c.lookup.type.toLowerCase());
-      walk(c.lookup.where, true);
-    }
-  };
   for (const control of controls) {
     for (const check of control.checks) {
-      walk(check.condition, false);
-      walk(check.select, false);
-      walk(check.applies_if, false);
+      forEachReference(check, (kind, type, inLookup) => {
+        if (kind === 'lookup' || inLookup) out.add(type);
+      });
     }
   }
   return out;
@@ -254,27 +237,35 @@ function highestSeverity(list: Severity[]): Severity {
 /** Types a check reads: its target, related children, lookups. A collection error on any of them affects it. */
 export function typesRead(check: Check): Set<string> {
   const types = new Set<string>([check.resource_type.toLowerCase()]);
-  const walk = (c: Condition | undefined): void => {
+  forEachReference(check, (_kind, type) => types.add(type));
+  return types;
+}
+
+/**
+ * Calls `visit` for every `related` and `lookup` in a check's condition, selection and precondition, with the
+ * lower-case type it reads and whether it sits inside a lookup's `where` (reading around a looked-up document).
+ */
+function forEachReference(check: Check, visit: (kind: 'related' | 'lookup', type: string, inLookup: boolean) => void): void {
+  const walk = (c: Condition | undefined, inLookup: boolean): void => {
     if (!c || typeof c !== 'object') return;
-    if ('all' in c) c.all.forEach(walk);
-    else if ('any' in c) c.any.forEach(walk);
-    else if ('not' in c) walk(c.not);
-    else if ('some' in c) walk(c.some.where);
-    else if ('every' in c) walk(c.every.where);
-    else if ('none' in c) walk(c.none.where);
-    else if ('count' in c) walk(c.count.where);
+    if ('all' in c) c.all.forEach((x) => walk(x, inLookup));
+    else if ('any' in c) c.any.forEach((x) => walk(x, inLookup));
+    else if ('not' in c) walk(c.not, inLookup);
+    else if ('some' in c) walk(c.some.where, inLookup);
+    else if ('every' in c) walk(c.every.where, inLookup);
+    else if ('none' in c) walk(c.none.where, inLookup);
+    else if ('count' in c) walk(c.count.where, inLookup);
     else if ('related' in c) {
-      types.add(c.related.type.toLowerCase());
-      walk(c.related.where);
+      visit('related', c.related.type.toLowerCase(), inLookup);
+      walk(c.related.where, inLookup);
     } else if ('lookup' in c) {
-      types.add(c.lookup.type.toLowerCase());
-      walk(c.lookup.where);
+      visit('lookup', c.lookup.type.toLowerCase(), inLookup);
+      walk(c.lookup.where, true);
     }
   };
-  walk(check.condition);
-  walk(check.select);
-  walk(check.applies_if);
-  return types;
+  walk(check.condition, false);
+  walk(check.select, false);
+  walk(check.applies_if, false);
 }
 
 function environmentOf(doc: AzureDocument, tag: string): string | undefined {

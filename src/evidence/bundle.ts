@@ -154,46 +154,18 @@ async function writeDurably(path: string, data: string | Buffer): Promise<void> 
   }
 }
 
-/** Moves one prewritten file into the bundle's temporary directory (rename, or copy across file systems), synced. */
-async function moveFile(from: string, to: string): Promise<void> {
-  await mkdir(dirname(to), { recursive: true });
-  try {
-    await rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await cp(from, to, { errorOnExist: true, force: false });
-  }
-  const fh = await open(to, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Moves a streamed evidence directory into the bundle's temporary directory: a rename on the same file system (the
- * store sits beside the output for this), a copy file by file otherwise. Each file is synced, as written files are.
- */
-async function moveEvidence(from: string, to: string): Promise<void> {
+/** Renames `from` to `to`, or copies it (recursively) when they are on different file systems. */
+async function renameOrCopy(from: string, to: string): Promise<void> {
   try {
     await rename(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     await cp(from, to, { recursive: true, errorOnExist: true, force: false });
   }
-  for (const name of await readdir(to)) {
-    const fh = await open(join(to, name), 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-  await syncDir(to);
 }
 
-async function syncDir(path: string): Promise<void> {
+/** fsync a file or a directory (a directory so that the names in it are durable). */
+async function syncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await fh.sync();
@@ -201,6 +173,24 @@ async function syncDir(path: string): Promise<void> {
     await fh.close();
   }
 }
+
+/** Moves one prewritten file into the bundle's temporary directory, synced as written files are. */
+async function moveFile(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  await renameOrCopy(from, to);
+  await syncPath(to);
+}
+
+/**
+ * Moves a streamed evidence directory into the bundle's temporary directory (a rename: the store sits beside the
+ * output for this), each file and the directory synced as written files are.
+ */
+async function moveEvidence(from: string, to: string): Promise<void> {
+  await renameOrCopy(from, to);
+  for (const name of await readdir(to)) await syncPath(join(to, name));
+  await syncPath(to);
+}
+
 
 function refuse(outDir: string, reason: string): InputError {
   return new InputError('E_OUT_EXISTS', `refusing to replace the output directory: ${reason}`, {
@@ -281,7 +271,7 @@ export async function writeBundle(options: WriteBundleOptions): Promise<BundleSu
       const t = options.now;
       for (const path of [...contents.keys(), MANIFEST_FILE, SIGNATURE_FILE]) await utimes(join(tmp, path), t, t);
     }
-    await syncDir(tmp);
+    await syncPath(tmp);
 
     // Check again: something may have appeared at outDir while we wrote.
     const now = await outState(outDir);
@@ -303,7 +293,7 @@ export async function writeBundle(options: WriteBundleOptions): Promise<BundleSu
       // rename(2) replaces an empty directory atomically and fails on a non-empty one.
       await rename(tmp, outDir);
     }
-    await syncDir(parent).catch(() => undefined);
+    await syncPath(parent).catch(() => undefined);
 
     const byPath = (p: string) => files.find((f) => f.path === p)!;
     return {

@@ -234,14 +234,12 @@ export function serializeStore(store: EvidenceStore, dir: string, options: { par
     }
     const parts = Math.max(1, Math.ceil(entries.length / partSize));
     for (let part = 0; part < parts; part++) {
+      // No second redaction here: EvidenceStore.put redacted every document and its provenance on the way in.
       const docs: AzureDocument[] = [];
       const prov: Provenance[] = [];
       for (const { document, provenance } of read(entries.slice(part * partSize, (part + 1) * partSize))) {
-        // The last line of defence before disk, as in serializeEvidence: redact again (idempotent).
-        const { value: d, changed } = redactValue(document);
-        const p = redactValue(provenance).value;
-        docs.push(d);
-        prov.push(changed && !p.redacted ? { ...p, redacted: true } : p);
+        docs.push(document);
+        prov.push(provenance);
       }
       out.part(slug, family ?? 'other', part, docs, prov);
     }

@@ -258,26 +258,25 @@ async function readEvidenceDir(dir: string): Promise<RawEvidence> {
 
 /**
  * Streams a bundle's evidence (a bundle directory or its evidence/ directory) part file by part file: each part is
- * checked against index.json, redacted, and handed to `onPart` as a small evidence set; returns the total number of
- * documents. For merging large estates without holding every part's evidence at once (bundle-ops/merge.ts).
+ * checked against index.json, redacted, and handed to `onPart` as a small evidence set; then one last set with the
+ * index's collection errors and list records. For merging and diffing large bundles without holding their evidence.
  *
  * @throws InputError as {@link loadSnapshot} does, naming the part file.
  */
-export async function streamBundleEvidence(path: string, onPart: (part: EvidenceSet) => void | Promise<void>): Promise<number> {
-  const dir = (await exists(join(path, EVIDENCE_DIR, EVIDENCE_INDEX_FILE))) ? join(path, EVIDENCE_DIR) : path;
-  if (!(await exists(join(dir, EVIDENCE_INDEX_FILE)))) {
-    throw new InputError('E_SNAPSHOT_SHAPE', `directory is neither a bundle nor a bundle's evidence/ directory (no ${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE})`, {
-      file: path,
-      hint: 'Give a bundle directory written by engram-audit.',
-    });
-  }
-  let documents = 0;
-  const fromIndex = await eachEvidencePart(dir, async (part) => {
-    documents += part.documents.length;
-    await onPart(redactEvidence(part));
-  });
+export async function streamBundleEvidence(path: string, onPart: (part: EvidenceSet) => void | Promise<void>): Promise<void> {
+  const dir = await evidenceDirOf(path, 'Give a bundle directory written by engram-audit.');
+  const fromIndex = await eachEvidencePart(dir, (part) => onPart(redactEvidence(part)));
   await onPart(redactEvidence({ documents: [], provenance: [], ...fromIndex }));
-  return documents;
+}
+
+/** The evidence/ directory of a bundle directory, or the directory itself when it is one; an InputError otherwise. */
+async function evidenceDirOf(path: string, hint: string): Promise<string> {
+  if (await exists(join(path, EVIDENCE_DIR, EVIDENCE_INDEX_FILE))) return join(path, EVIDENCE_DIR);
+  if (await exists(join(path, EVIDENCE_INDEX_FILE))) return path;
+  throw new InputError('E_SNAPSHOT_SHAPE', `directory is neither a bundle nor a bundle's evidence/ directory (no ${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE})`, {
+    file: path,
+    hint,
+  });
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -314,12 +313,7 @@ export async function loadSnapshot(path: string): Promise<EvidenceSet> {
     throw fsError(err, path, 'snapshot');
   }
   if (st.isDirectory()) {
-    if (await exists(join(path, EVIDENCE_DIR, EVIDENCE_INDEX_FILE))) return redactEvidence(await readEvidenceDir(join(path, EVIDENCE_DIR)));
-    if (await exists(join(path, EVIDENCE_INDEX_FILE))) return redactEvidence(await readEvidenceDir(path));
-    throw new InputError('E_SNAPSHOT_SHAPE', `directory is neither a bundle nor a bundle's evidence/ directory (no ${EVIDENCE_DIR}/${EVIDENCE_INDEX_FILE})`, {
-      file: path,
-      hint: 'Give a snapshot JSON file, or a bundle directory written by engram-audit.',
-    });
+    return redactEvidence(await readEvidenceDir(await evidenceDirOf(path, 'Give a snapshot JSON file, or a bundle directory written by engram-audit.')));
   }
   const text = await readText(path, 'snapshot file');
   const value = parseJsonFile(text, path);

@@ -10,13 +10,14 @@
  * removed when the run ends, whether it succeeds or fails.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { AzureDocument, CollectionError, EvidenceSet, ListRecord, Provenance } from '../model.js';
 import type { PartitionedEvidence } from '../engine/evaluate.js';
 import { docType, normId, partitionKey } from '../engine/documents.js';
 import { redactValue } from './redact.js';
+import { writeAllSync } from './stream-file.js';
 import { append } from '../util/arrays.js';
 
 /** A document's place in the spool, as the store's methods pass it around (made on demand, never kept). */
@@ -38,7 +39,7 @@ export interface StoredDocument {
   provenance: Provenance;
 }
 
-/** Counters that show the store kept memory bounded (the largest partition read, documents read in all). */
+/** Counters that show the store kept memory bounded (the largest partition read, the resident documents). */
 export interface StoreStats {
   /** Documents in the store (one per id). */
   documents: number;
@@ -48,8 +49,6 @@ export interface StoreStats {
   largestPartition: number;
   /** Documents read back as resident (lookup types) for a partitioned evaluation. */
   resident: number;
-  /** Documents read back from the spool, all reads together. */
-  reads: number;
 }
 
 /** A disk-backed evidence set; see the module comment. Single-threaded use: puts and reads from one event loop. */
@@ -71,7 +70,7 @@ export class EvidenceStore implements PartitionedEvidence {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private written = 0;
-  private readonly counters = { largestPartition: 0, resident: 0, reads: 0 };
+  private readonly counters = { largestPartition: 0, resident: 0 };
 
   /**
    * Opens a store in `dir`, which it creates and owns: {@link dispose} removes it. The directory must not exist yet (a
@@ -172,9 +171,7 @@ export class EvidenceStore implements PartitionedEvidence {
   private flush(): void {
     const fd = this.openFd();
     if (this.pending.length === 0) return;
-    const data = Buffer.concat(this.pending, this.pendingBytes);
-    let at = 0;
-    while (at < data.length) at += writeSync(fd, data, at, data.length - at);
+    writeAllSync(fd, Buffer.concat(this.pending, this.pendingBytes));
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -188,7 +185,6 @@ export class EvidenceStore implements PartitionedEvidence {
       if (n === 0) throw new Error(`the evidence spool in ${this.dir} ended early (document ${entry.key})`);
       got += n;
     }
-    this.counters.reads += 1;
     const { d, p } = JSON.parse(buf.toString('utf8')) as { d: AzureDocument; p: Provenance };
     return { document: d, provenance: p };
   }
@@ -209,16 +205,13 @@ export class EvidenceStore implements PartitionedEvidence {
   /** Documents per lower-case type, without reading any body. */
   typeCounts(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const slot of this.slots.values()) {
-      const type = this.typeNames[this.typeIds[slot]!]!;
-      out.set(type, (out.get(type) ?? 0) + 1);
-    }
+    for (const { type } of this.index()) out.set(type, (out.get(type) ?? 0) + 1);
     return out;
   }
 
-  /** Lower-case ids of every document, in no particular order, without reading any body. */
-  ids(): Iterable<string> {
-    return this.slots.keys();
+  /** The lower-case id and type of every document, in no particular order, without reading any body. */
+  *index(): Iterable<{ id: string; type: string }> {
+    for (const [id, slot] of this.slots) yield { id, type: this.typeNames[this.typeIds[slot]!]! };
   }
 
   /** The documents whose lower-case type passes `wanted`, read from the spool, sorted by id. */

@@ -15,6 +15,12 @@ export interface PrewrittenFile {
 
 const BATCH = 1 << 20;
 
+/** Writes all of `buf` to `fd` at its current position (writeSync may write less than asked). */
+export function writeAllSync(fd: number, buf: Buffer): void {
+  let at = 0;
+  while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
+}
+
 /** Writes `chunks` (UTF-8) to a new file at `path` (which must not exist) and returns its digest and size. */
 export function writeChunks(path: string, chunks: Iterable<string>): PrewrittenFile {
   const fd = openSync(path, 'wx', 0o644);
@@ -29,8 +35,7 @@ export function writeChunks(path: string, chunks: Iterable<string>): PrewrittenF
     pendingLength = 0;
     hash.update(buf);
     size += buf.length;
-    let at = 0;
-    while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
+    writeAllSync(fd, buf);
   };
   try {
     for (const chunk of chunks) {

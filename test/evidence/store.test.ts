@@ -30,6 +30,12 @@ function openStore(): { store: EvidenceStore; root: string } {
   return { store: new EvidenceStore(join(root, '.out.spool')), root };
 }
 
+/** Removes a test's store and its temporary root. */
+function cleanup(store: EvidenceStore, root: string): void {
+  store.dispose();
+  rmSync(root, { recursive: true, force: true });
+}
+
 function storeOf(evidence: EvidenceSet): { store: EvidenceStore; root: string } {
   const opened = openStore();
   opened.store.putAll(evidence);
@@ -81,8 +87,7 @@ test('the store spools documents to disk, replaces a later body of the same id, 
     assert.equal(store.stats().largestPartition, 2);
     assert.ok(existsSync(join(store.dir, 'spool.jsonl')));
   } finally {
-    store.dispose();
-    rmSync(root, { recursive: true, force: true });
+    cleanup(store, root);
   }
   assert.equal(existsSync(store.dir), false, 'dispose removes the spool directory');
   assert.throws(() => store.put({ id: ST }, { documentId: ST, source: 'replay' }), /disposed/);
@@ -98,8 +103,7 @@ test('no secret reaches the spool: the store redacts what it is given', () => {
     assert.equal(spool.includes(ACCOUNT_KEY), false);
     assert.equal(part!.provenance[0]!.redacted, true, 'provenance says the stored document was redacted');
   } finally {
-    store.dispose();
-    rmSync(root, { recursive: true, force: true });
+    cleanup(store, root);
   }
 });
 
@@ -168,8 +172,7 @@ test('streamed evidence files are byte for byte the in-memory ones, and a bundle
     const sums = readFileSync(join(out, 'SHA256SUMS'), 'utf8');
     for (const e of serialized.index) assert.ok(sums.includes(`${e.sha256}  ${e.path}`), e.path);
   } finally {
-    store.dispose();
-    rmSync(root, { recursive: true, force: true });
+    cleanup(store, root);
   }
 });
 
@@ -194,8 +197,7 @@ test('partitioned evaluation from the store gives the same results as the whole 
     // And the in-memory partitioner agrees with the store's.
     assert.deepEqual(evaluatePartitioned(partitionEvidence(store.toEvidenceSet()), catalog.controls, { now: NOW }), whole);
   } finally {
-    store.dispose();
-    rmSync(root, { recursive: true, force: true });
+    cleanup(store, root);
   }
 });
 
@@ -211,8 +213,7 @@ test('memory for evidence stays bounded: four times the estate reads no larger p
       const perResource = evaluation.results.filter((r) => r.resourceId.startsWith('/subscriptions/'));
       return { stats: store.stats(), results: perResource.length, fails: perResource.filter((r) => r.status === 'fail').length };
     } finally {
-      store.dispose();
-      rmSync(root, { recursive: true, force: true });
+      cleanup(store, root);
     }
   };
   const one = run(1);
@@ -243,7 +244,6 @@ test('collectToStore spools exactly what collect() returns, and coverage agrees'
     assert.deepEqual(streamed.lists, memory.lists);
     assert.deepEqual(coverageOfStore(collected, store), coverageOf(memory));
   } finally {
-    store.dispose();
-    rmSync(root, { recursive: true, force: true });
+    cleanup(store, root);
   }
 });
